@@ -1,0 +1,27 @@
+"""The engine under test is a parameter: every semantics test runs on refgrad and,
+when it can be imported, on PyTorch itself (the reference for what the semantics are).
+
+A test that states a PyTorch semantic takes the ``engine`` fixture (the module, used
+as ``engine.tensor(...)``, ``engine.no_grad()``...). A deliberate refgrad deviation is
+marked ``@pytest.mark.deviation("reason")``: it must then fail on refgrad (strict xfail)
+and pass on torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from types import ModuleType
+
+import pytest
+
+ENGINES = ["refgrad"] + (["torch"] if importlib.util.find_spec("torch") else [])
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> ModuleType:
+    name: str = request.param
+    deviation = request.node.get_closest_marker("deviation")
+    if deviation is not None and name == "refgrad":
+        request.applymarker(pytest.mark.xfail(reason=str(deviation.args[0]), strict=True))
+    return importlib.import_module(name)
