@@ -1,0 +1,51 @@
+"""Small shared helpers for the engine-parametrized tests."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@contextlib.contextmanager
+def raises_exactly(exc_type: type[BaseException], message: str) -> Iterator[None]:
+    """The block raises ``exc_type`` whose text is ``message`` exactly."""
+    with pytest.raises(exc_type) as info:
+        yield
+    assert str(info.value) == message
+
+
+@contextlib.contextmanager
+def raises_prefix(exc_type: type[BaseException], prefix: str) -> Iterator[None]:
+    """The block raises ``exc_type`` whose text starts with ``prefix`` (PyTorch appends hints)."""
+    with pytest.raises(exc_type, match="^" + re.escape(prefix)):
+        yield
+
+
+def size_text(engine: ModuleType, dims: list[int]) -> str:
+    """How the engine spells a shape in messages: ``torch.Size([2])`` / ``refgrad.Size([2])``."""
+    return f"{engine.__name__}.Size({dims})"
+
+
+def as_array(t: Any) -> FloatArray:
+    """The values of an engine tensor as a float64 numpy array (no graph)."""
+    return np.asarray(t.detach().numpy(), dtype=np.float64)
+
+
+def central_difference(f: Callable[[FloatArray], float], x: FloatArray, h: float = 1e-6) -> FloatArray:
+    """d f / d x by central differences, element by element (float64)."""
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        plus, minus = x.copy(), x.copy()
+        plus[i] += h
+        minus[i] -= h
+        grad[i] = (f(plus) - f(minus)) / (2 * h)
+    return grad
