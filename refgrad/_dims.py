@@ -1,0 +1,25 @@
+"""Normalizing dimension and shape arguments, with PyTorch's messages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def normalize_dim(dim: int, ndim: int) -> int:
+    """``dim`` as an index in ``range(ndim)`` (a 0-d tensor accepts 0 and -1)."""
+    bound = max(ndim, 1)
+    if not -bound <= dim < bound:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-bound}, {bound - 1}], but got {dim})")
+    return dim + bound if dim < 0 else dim
+
+
+def shape_args(args: tuple[int | Sequence[int], ...]) -> tuple[int, ...]:
+    """``f(2, 3)`` and ``f((2, 3))`` both mean the shape (2, 3)."""
+    if len(args) == 1 and not isinstance(args[0], int):
+        return tuple(int(n) for n in args[0])
+    shape = []
+    for n in args:
+        if not isinstance(n, int):
+            raise TypeError(f"expected a sequence of ints or separate ints, but got {type(n).__name__}")
+        shape.append(n)
+    return tuple(shape)

@@ -1,0 +1,161 @@
+"""Grad modes: thread-local switches that are context managers and decorators."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+from collections.abc import Callable, Generator
+from types import TracebackType
+from typing import Any, ParamSpec, TypeVar, cast
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class _ThreadState(threading.local):
+    """Each thread starts with grad mode on, whatever the thread that started it had."""
+
+    def __init__(self) -> None:
+        self.grad_enabled = True
+
+
+_state = _ThreadState()
+
+
+def is_grad_enabled() -> bool:
+    """Whether operations on tensors that require grad are recorded for backward."""
+    return _state.grad_enabled
+
+
+def _set_grad_enabled(mode: bool) -> None:
+    _state.grad_enabled = mode
+
+
+class _GradModeContext:
+    """Base of the grad modes: ``with mode():`` or ``@mode()`` on a function or a generator
+    function. Entering saves the current mode and sets the new one; leaving, by any exit,
+    restores what was saved."""
+
+    def __init__(self) -> None:
+        self._saved: list[bool] = []
+
+    def _mode(self) -> bool:
+        raise NotImplementedError
+
+    def __enter__(self) -> None:
+        self._saved.append(_state.grad_enabled)
+        _state.grad_enabled = self._mode()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        _state.grad_enabled = self._saved.pop()
+
+    def _fresh(self) -> _GradModeContext:
+        """A new context with the same effect, so that each call of a decorated function
+        (and each recursive call) saves its own state."""
+        return _FixedMode(self._mode())
+
+    def __call__(self, func: Callable[P, R]) -> Callable[P, R]:
+        if inspect.isgeneratorfunction(func):
+            return cast(Callable[P, R], self._wrap_generator(func))
+
+        @functools.wraps(func)
+        def in_mode(*args: P.args, **kwargs: P.kwargs) -> R:
+            with self._fresh():
+                return func(*args, **kwargs)
+
+        return in_mode
+
+    def _wrap_generator(
+        self, func: Callable[P, Generator[Any, Any, Any]]
+    ) -> Callable[P, Generator[Any, Any, Any]]:
+        """The mode is on while the generator runs, off while its caller does."""
+
+        @functools.wraps(func)
+        def in_mode(*args: P.args, **kwargs: P.kwargs) -> Generator[Any, Any, Any]:
+            gen = func(*args, **kwargs)
+            try:
+                with self._fresh():
+                    item = gen.send(None)
+                while True:
+                    try:
+                        sent = yield item
+                    except GeneratorExit:
+                        with self._fresh():
+                            gen.close()
+                        raise
+                    except BaseException as exc:
+                        with self._fresh():
+                            item = gen.throw(exc)
+                    else:
+                        with self._fresh():
+                            item = gen.send(sent)
+            except StopIteration as stop:
+                return stop.value
+
+        return in_mode
+
+
+class _FixedMode(_GradModeContext):
+    def __init__(self, mode: bool) -> None:
+        super().__init__()
+        self._target = mode
+
+    def _mode(self) -> bool:
+        return self._target
+
+
+class no_grad(_GradModeContext):
+    """Disable gradient recording: results of ops do not require grad and have no grad_fn.
+    Usable as ``with no_grad():``, ``@no_grad()`` and ``@no_grad``."""
+
+    def __new__(cls, func: Callable[..., Any] | None = None) -> no_grad:
+        if func is not None:
+            # ``@no_grad`` without parentheses: decorate directly.
+            return cast(no_grad, cls()(func))
+        return super().__new__(cls)
+
+    def __init__(self, func: Callable[..., Any] | None = None) -> None:
+        super().__init__()
+
+    def _mode(self) -> bool:
+        return False
+
+
+class enable_grad(_GradModeContext):
+    """Enable gradient recording, also inside ``no_grad``."""
+
+    def __new__(cls, func: Callable[..., Any] | None = None) -> enable_grad:
+        if func is not None:
+            return cast(enable_grad, cls()(func))
+        return super().__new__(cls)
+
+    def __init__(self, func: Callable[..., Any] | None = None) -> None:
+        super().__init__()
+
+    def _mode(self) -> bool:
+        return True
+
+
+class set_grad_enabled(_GradModeContext):
+    """Set grad mode to ``mode`` at once (usable as a plain call); as a context manager it
+    restores the previous mode on exit; as a decorator it applies ``mode`` to each call."""
+
+    def __init__(self, mode: bool) -> None:
+        super().__init__()
+        self._target = mode
+        self._saved.append(_state.grad_enabled)
+        _state.grad_enabled = mode
+
+    def _mode(self) -> bool:
+        return self._target
+
+    def __enter__(self) -> None:
+        pass  # the mode was set when the object was made
+
+    def __call__(self, func: Callable[P, R]) -> Callable[P, R]:
+        # Used as a decorator: undo the effect the constructor had, apply it per call.
+        _state.grad_enabled = self._saved.pop()
+        return super().__call__(func)

@@ -1,0 +1,134 @@
+"""Graph nodes (``grad_fn``): what the forward pass records and backward walks.
+
+Each operation has a ``Node`` subclass named as PyTorch names it (``MulBackward0``...),
+whose ``vjp(grad, *saved)`` maps the gradient of the op's output to the gradients of its
+inputs (one per edge in ``next_functions``, ``None`` where an input needs none). Rules are
+written with differentiable tensor operations, so the same rule gives a differentiable
+gradient under ``create_graph=True`` and a plain one otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from refgrad import _grad_mode
+
+if TYPE_CHECKING:
+    from refgrad._tensor import Tensor
+
+Grads = tuple["Tensor | None", ...]
+Edge = tuple["Node | None", int]
+TensorHook = Callable[["Tensor"], "Tensor | None"]
+
+TWICE = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you call "
+    ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
+    "graph a second time or if you need to access saved tensors after calling backward."
+)
+
+
+class Node:
+    """One recorded operation: edges to the nodes of its inputs, what its rule saved, and the
+    shape and dtype of its output (what the gradient flowing into it must have)."""
+
+    __slots__ = ("next_functions", "_saved", "_versions", "_shape", "_dtype", "_hooks", "_retained", "__weakref__")
+
+    vjp: Callable[..., Grads]
+    saves_result: ClassVar[bool] = False
+    """Whether the last saved tensor is the op's own output (exp, tanh, sigmoid...)."""
+
+    next_functions: tuple[Edge, ...]
+    _saved: tuple[Tensor | None, ...] | None
+    _versions: tuple[int, ...]
+    _shape: tuple[int, ...]
+    _dtype: np.dtype[Any]
+    _hooks: list[TensorHook] | None
+    _retained: weakref.ref[Tensor] | None
+
+    def name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} object at {id(self):#x}>"
+
+    def unpack_saved(self) -> tuple[Tensor | None, ...]:
+        """The saved tensors, checked against their versions; TWICE once they were freed."""
+        saved = self._saved
+        if saved is None:
+            raise RuntimeError(TWICE)
+        for tensor, version in zip(saved, self._versions):
+            if tensor is not None and tensor._vc[0] != version:
+                creator = self if self.saves_result and tensor is saved[-1] else tensor._grad_fn
+                raise RuntimeError(_modified_message(tensor, version, self, creator))
+        if self.saves_result and _grad_mode.is_grad_enabled():
+            # Differentiating the rule again needs the output as a function of the inputs.
+            saved = saved[:-1] + (_result_with_history(saved[-1], self),)
+        return saved
+
+    def release_saved(self) -> None:
+        """Free what the rule saved (after backward without retain_graph)."""
+        if self._saved:
+            self._saved = None
+
+
+class AccumulateGrad(Node):
+    """The node of a leaf that requires grad: backward adds the gradient into ``variable.grad``."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable: Tensor) -> None:
+        self.variable = variable
+        self.next_functions = ()
+        self._saved = ()
+        self._versions = ()
+        self._shape = variable._data.shape
+        self._dtype = variable._data.dtype
+        self._hooks = None
+        self._retained = None
+
+
+def grad_accumulator(leaf: Tensor) -> AccumulateGrad:
+    """The leaf's AccumulateGrad node: one per leaf while a graph uses it (held weakly)."""
+    ref = leaf._accumulator
+    node = ref() if ref is not None else None
+    if node is None:
+        node = AccumulateGrad(leaf)
+        leaf._accumulator = weakref.ref(node)
+    return node
+
+
+def edge(t: Tensor | None) -> Edge:
+    """Where the gradient of input ``t`` goes: its grad_fn, its leaf's accumulator, or nowhere."""
+    if t is None or not t._requires_grad:
+        return (None, 0)
+    if t._grad_fn is not None:
+        return (t._grad_fn, t._output_nr)
+    return (grad_accumulator(t), 0)
+
+
+_BACKWARD_SUFFIX = re.compile(r"Backward\d*$")
+
+
+def _modified_message(tensor: Tensor, version: int, node: Node, creator: Node | None) -> str:
+    kind = "FloatTensor" if tensor._data.dtype == np.float32 else "DoubleTensor"
+    shape = list(tensor._data.shape)
+    output = "" if creator is None else f", which is output 0 of {_BACKWARD_SUFFIX.sub('', creator.name())},"
+    return (
+        "one of the variables needed for gradient computation has been modified by an inplace "
+        f"operation: [refgrad.{kind} {shape}]{output} is at version {tensor._vc[0]}; expected version "
+        f"{version} instead. Hint: the tensor was changed in place after {node.name()} saved it; "
+        "clone it before modifying it, or modify it after backward."
+    )
+
+
+def _result_with_history(saved: Tensor | None, node: Node) -> Tensor:
+    from refgrad._tensor import Tensor
+
+    assert saved is not None, "a node that saves its result always has it last"
+    return Tensor._make(saved._data, node, saved._vc)

@@ -1,0 +1,68 @@
+"""Recording an operation on the tape: the shared tail of every op's forward."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from refgrad import _grad_mode
+from refgrad._dtype import Array
+from refgrad._node import Node, edge
+from refgrad._tensor import Tensor
+
+_state = _grad_mode._state
+
+
+def needs_grad(a: Tensor, b: object = None) -> bool:
+    """Whether an op on ``a`` (and ``b``) must be recorded: grad mode is on and an input requires grad."""
+    return _state.grad_enabled and (a._requires_grad or (isinstance(b, Tensor) and b._requires_grad))
+
+
+def any_needs_grad(tensors: tuple[Tensor, ...]) -> bool:
+    return _state.grad_enabled and any(t._requires_grad for t in tensors)
+
+
+def as_array(data: Any) -> Array:
+    """numpy returns scalars for 0-d results; a tensor always holds an ndarray."""
+    return data if type(data) is np.ndarray else np.asarray(data)
+
+
+def plain(data: Any) -> Tensor:
+    """The result of an op that is not recorded."""
+    return Tensor._make(data if type(data) is np.ndarray else np.asarray(data))
+
+
+def record(
+    node: Node,
+    data: Any,
+    inputs: tuple[Tensor | None, ...],
+    saved: tuple[Tensor | None, ...] = (),
+    view_of: Tensor | None = None,
+) -> Tensor:
+    """The result of a recorded op: ``node`` gets one edge per input (``None`` for Python
+    numbers), what its rule needs (``saved``, plus the result itself when the node ``saves_result``) with
+    the versions to check at backward time, and the output's shape and dtype. A view shares
+    its base's version counter."""
+    if type(data) is not np.ndarray:
+        data = np.asarray(data)
+    node.next_functions = tuple([edge(t) for t in inputs])
+    result = Tensor._make(data, node, None if view_of is None else view_of._vc)
+    if view_of is not None:
+        result._base = view_of if view_of._base is None else view_of._base
+    if node.saves_result:
+        saved = saved + (Tensor._make(data, None, result._vc),)
+    node._saved = saved
+    node._versions = tuple([0 if t is None else t._vc[0] for t in saved])
+    node._shape = data.shape
+    node._dtype = data.dtype
+    node._hooks = None
+    node._retained = None
+    return result
+
+
+def view(data: Array, base: Tensor) -> Tensor:
+    """An unrecorded view: shares the base's version counter."""
+    result = Tensor._make(as_array(data), None, base._vc)
+    result._base = base if base._base is None else base._base
+    return result

@@ -1,0 +1,447 @@
+"""Reductions: sum, mean, max/min, amax/amin, prod, var/std, logsumexp, softmax, norm."""
+
+from __future__ import annotations
+
+import builtins
+import math
+from collections.abc import Sequence
+from typing import Any, overload
+
+import numpy as np
+
+from refgrad import _dtype
+from refgrad._dtype import Array
+from refgrad._node import Grads, Node
+from refgrad._pointwise import exp, sign, where
+from refgrad._recording import as_array, needs_grad, plain, record
+from refgrad._dims import normalize_dim
+from refgrad._tensor import Number, Tensor, ValuesIndices
+
+Dims = int | Sequence[int] | None
+
+
+def reduced_dims(dim: Dims, ndim: int) -> tuple[int, ...]:
+    """The dimensions a reduction runs over, normalized and sorted (all of them for None)."""
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, int):
+        return (normalize_dim(dim, ndim),)
+    dims = tuple(sorted(normalize_dim(d, ndim) for d in dim))
+    if len(set(dims)) != len(dims):
+        raise RuntimeError(f"dim {dims[0]} appears multiple times in the list of dims")
+    return dims if dims else tuple(range(ndim))
+
+
+def _keepdim_shape(shape: tuple[int, ...], dims: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(1 if i in dims else n for i, n in enumerate(shape))
+
+
+class _Reduction(Node):
+    """A reduction over ``dims`` of an input of ``shape``: its gradient (and anything saved
+    from its output) is reshaped to keep the reduced dims before it is spread back."""
+
+    __slots__ = ("dims", "input_shape", "keepdim")
+
+    def __init__(self, dims: tuple[int, ...], input_shape: tuple[int, ...], keepdim: bool) -> None:
+        self.dims = dims
+        self.input_shape = input_shape
+        self.keepdim = keepdim
+
+    def kept(self, t: Tensor) -> Tensor:
+        """``t`` (shaped like the output) with the reduced dims kept as size 1."""
+        return t if self.keepdim else t.reshape(_keepdim_shape(self.input_shape, self.dims))
+
+    def spread(self, t: Tensor) -> Tensor:
+        """``t`` broadcast back over the input's shape."""
+        return self.kept(t).expand(self.input_shape)
+
+    def count(self) -> int:
+        return math.prod(self.input_shape[d] for d in self.dims)
+
+
+def _reduce(node: _Reduction, out: Any, input: Tensor, saved: tuple[Tensor, ...] = ()) -> Tensor:
+    if not needs_grad(input):
+        return plain(out)
+    return record(node, out, (input,), saved)
+
+
+def _axis(dims: tuple[int, ...]) -> tuple[int, ...]:
+    return dims
+
+
+# ----------------------------------------------------------------------------- sum, mean
+class SumBackward0(_Reduction):
+    __slots__ = ()
+
+    def vjp(self, grad: Tensor) -> Grads:
+        return (self.spread(grad),)
+
+
+class SumBackward1(SumBackward0):
+    __slots__ = ()
+
+
+def sum(input: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:
+    data = input._data
+    dims = reduced_dims(dim, data.ndim)
+    out = np.sum(data, axis=dims, keepdims=keepdim, dtype=np.int64 if data.dtype.kind in "biu" else None)
+    node = (SumBackward0 if dim is None else SumBackward1)(dims, data.shape, keepdim)
+    return _reduce(node, out, input)
+
+
+class MeanBackward0(_Reduction):
+    __slots__ = ()
+
+    def vjp(self, grad: Tensor) -> Grads:
+        return (self.spread(grad) / self.count(),)
+
+
+class MeanBackward1(MeanBackward0):
+    __slots__ = ()
+
+
+def mean(input: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:
+    data = input._data
+    if data.dtype.kind != "f":
+        raise RuntimeError(
+            "mean(): could not infer output dtype. Input dtype must be either a floating point or "
+            f"complex dtype. Got: {_torch_type_name(data.dtype)}"
+        )
+    dims = reduced_dims(dim, data.ndim)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.mean(data, axis=dims, keepdims=keepdim)
+    node = (MeanBackward0 if dim is None else MeanBackward1)(dims, data.shape, keepdim)
+    return _reduce(node, out, input)
+
+
+def _torch_type_name(dt: np.dtype[Any]) -> str:
+    return {"int64": "Long", "int32": "Int", "bool": "Bool"}.get(str(dt), str(dt))
+
+
+# ----------------------------------------------------------------------------- max, min
+class _EvenSplit(_Reduction):
+    """Extrema over ``dims``: ties share the gradient evenly (PyTorch's convention)."""
+
+    __slots__ = ()
+    saves_result = True
+
+    def vjp(self, grad: Tensor, input: Tensor, result: Tensor) -> Grads:
+        hits = input == self.kept(result)
+        count = sum(hits, self.dims, keepdim=True)
+        return (where(hits, self.spread(grad) / count, 0.0),)
+
+
+class MaxBackward1(_EvenSplit):
+    __slots__ = ()
+
+
+class MinBackward1(_EvenSplit):
+    __slots__ = ()
+
+
+class AmaxBackward0(_EvenSplit):
+    __slots__ = ()
+
+
+class AminBackward0(_EvenSplit):
+    __slots__ = ()
+
+
+class _SelectedIndex(_Reduction):
+    """max(dim)/min(dim): all of the gradient goes to the returned index."""
+
+    __slots__ = ()
+
+    def vjp(self, grad: Tensor, indices: Tensor) -> Grads:
+        (d,) = self.dims
+        positions = np.arange(self.input_shape[d]).reshape((-1,) + (1,) * (len(self.input_shape) - d - 1))
+        chosen = plain(positions == self.kept(indices)._data)
+        return (where(chosen, self.spread(grad), 0.0),)
+
+
+class MaxBackward0(_SelectedIndex):
+    __slots__ = ()
+
+
+class MinBackward0(_SelectedIndex):
+    __slots__ = ()
+
+
+def _nonempty(data: Array, name: str, dims: tuple[int, ...]) -> None:
+    if data.size == 0 and (not dims or builtins.any(data.shape[d] == 0 for d in dims)):
+        raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
+
+
+def extremum(input: Tensor, dim: int | Tensor | None, keepdim: bool, largest: bool) -> Tensor | ValuesIndices:
+    from refgrad._pointwise import maximum, minimum
+
+    if isinstance(dim, Tensor):
+        return maximum(input, dim) if largest else minimum(input, dim)
+    data = input._data
+    name = "max" if largest else "min"
+    if dim is None:
+        _nonempty(data, name, ())
+        out = np.max(data) if largest else np.min(data)
+        node_type: type[_Reduction] = MaxBackward1 if largest else MinBackward1
+        return _reduce(node_type(reduced_dims(None, data.ndim), data.shape, False), out, input, (input,))
+    (d,) = reduced_dims(dim, data.ndim)
+    _nonempty(data, name, (d,))
+    work = data.reshape(1) if data.ndim == 0 else data
+    indices = as_array(np.argmax(work, axis=d, keepdims=keepdim) if largest else np.argmin(work, axis=d, keepdims=keepdim))
+    values = np.take_along_axis(work, indices if keepdim else np.expand_dims(indices, d), axis=d)
+    values = values if keepdim else np.squeeze(values, axis=d)
+    if data.ndim == 0:
+        values, indices = values.reshape(()), indices.reshape(())
+    index_tensor = plain(indices.astype(np.int64))
+    node = (MaxBackward0 if largest else MinBackward0)((d,), data.shape, keepdim)
+    return ValuesIndices(_reduce(node, values, input, (index_tensor,)), index_tensor)
+
+
+@overload
+def max(input: Tensor) -> Tensor: ...
+@overload
+def max(input: Tensor, dim: int, keepdim: bool = False) -> ValuesIndices: ...
+@overload
+def max(input: Tensor, dim: Tensor) -> Tensor: ...
+def max(input: Tensor, dim: int | Tensor | None = None, keepdim: bool = False) -> Tensor | ValuesIndices:
+    """The largest value; with ``dim``, (values, indices) along it; with a tensor, ``maximum``."""
+    return extremum(input, dim, keepdim, largest=True)
+
+
+@overload
+def min(input: Tensor) -> Tensor: ...
+@overload
+def min(input: Tensor, dim: int, keepdim: bool = False) -> ValuesIndices: ...
+@overload
+def min(input: Tensor, dim: Tensor) -> Tensor: ...
+def min(input: Tensor, dim: int | Tensor | None = None, keepdim: bool = False) -> Tensor | ValuesIndices:
+    """The smallest value; with ``dim``, (values, indices) along it; with a tensor, ``minimum``."""
+    return extremum(input, dim, keepdim, largest=False)
+
+
+def amax(input: Tensor, dim: int | Sequence[int] = (), keepdim: bool = False) -> Tensor:
+    return _amax_amin(input, dim, keepdim, AmaxBackward0, np.max)
+
+
+def amin(input: Tensor, dim: int | Sequence[int] = (), keepdim: bool = False) -> Tensor:
+    return _amax_amin(input, dim, keepdim, AminBackward0, np.min)
+
+
+def _amax_amin(input: Tensor, dim: int | Sequence[int], keepdim: bool, node_type: type[_Reduction], fn: Any) -> Tensor:
+    data = input._data
+    dims = reduced_dims(dim, data.ndim)
+    _nonempty(data, node_type.__name__[:4].lower(), dims)
+    out = fn(data, axis=dims, keepdims=keepdim)
+    return _reduce(node_type(dims, data.shape, keepdim), out, input, (input,))
+
+
+def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    return _argextremum(input, dim, keepdim, np.argmax)
+
+
+def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    return _argextremum(input, dim, keepdim, np.argmin)
+
+
+def _argextremum(input: Tensor, dim: int | None, keepdim: bool, fn: Any) -> Tensor:
+    data = input._data
+    if dim is None:
+        return plain(np.asarray(fn(data), dtype=np.int64))
+    return plain(fn(data, axis=normalize_dim(dim, data.ndim), keepdims=keepdim).astype(np.int64))
+
+
+# ----------------------------------------------------------------------------- prod
+class ProdBackward0(_Reduction):
+    __slots__ = ()
+    saves_result = True
+
+    def vjp(self, grad: Tensor, input: Tensor, result: Tensor) -> Grads:
+        if not input._data.all():
+            # With zeros, result / input is 0/0: use the exact product of the other factors.
+            others = plain(_product_of_others(input._data, self.dims))
+            return (self.spread(grad) * others,)
+        return (self.spread(grad) * self.kept(result) / input,)  # d Πx / dx_i = Πx / x_i
+
+
+class ProdBackward1(ProdBackward0):
+    __slots__ = ()
+
+
+def _product_of_others(data: Array, dims: tuple[int, ...]) -> Array:
+    """For each element, the product of the other elements of its reduction group."""
+    moved = np.moveaxis(data, dims, tuple(range(-len(dims), 0)))
+    flat = moved.reshape(moved.shape[: moved.ndim - len(dims)] + (-1,))
+    ones = np.ones_like(flat[..., :1])
+    before = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    after = np.flip(np.cumprod(np.concatenate([ones, np.flip(flat, -1)[..., :-1]], axis=-1), axis=-1), -1)
+    return np.moveaxis((before * after).reshape(moved.shape), tuple(range(-len(dims), 0)), dims)
+
+
+def prod(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    data = input._data
+    dims = reduced_dims(dim, data.ndim)
+    out = np.prod(data, axis=dims, keepdims=keepdim, dtype=np.int64 if data.dtype.kind in "biu" else None)
+    node = (ProdBackward0 if dim is None else ProdBackward1)(dims, data.shape, keepdim)
+    return _reduce(node, out, input, (input,))
+
+
+# ----------------------------------------------------------------------------- var, std
+class _Spread(_Reduction):
+    __slots__ = ("correction",)
+
+    def __init__(self, dims: tuple[int, ...], input_shape: tuple[int, ...], keepdim: bool, correction: float) -> None:
+        super().__init__(dims, input_shape, keepdim)
+        self.correction = correction
+
+    def centered(self, input: Tensor) -> Tensor:
+        return input - mean(input, self.dims, keepdim=True)
+
+
+class VarBackward0(_Spread):
+    __slots__ = ()
+
+    def vjp(self, grad: Tensor, input: Tensor) -> Grads:
+        # d var = 2 (x - mean) / (N - correction)
+        return (self.spread(grad) * self.centered(input) * (2 / (self.count() - self.correction)),)
+
+
+class StdBackward0(_Spread):
+    __slots__ = ()
+    saves_result = True
+
+    def vjp(self, grad: Tensor, input: Tensor, result: Tensor) -> Grads:
+        # d std = d var / (2 std), 0 where std = 0
+        std = self.kept(result)
+        scaled = self.spread(grad) * self.centered(input) / ((self.count() - self.correction) * std)
+        return (where(std == 0, 0.0, scaled),)
+
+
+def var(input: Tensor, dim: Dims = None, *, correction: Number = 1, keepdim: bool = False) -> Tensor:
+    return _variance(input, dim, correction, keepdim, VarBackward0)
+
+
+def std(input: Tensor, dim: Dims = None, *, correction: Number = 1, keepdim: bool = False) -> Tensor:
+    return _variance(input, dim, correction, keepdim, StdBackward0)
+
+
+def _variance(input: Tensor, dim: Dims, correction: Number, keepdim: bool, node_type: type[_Spread]) -> Tensor:
+    data = input._data
+    dims = reduced_dims(dim, data.ndim)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.var(data, axis=dims, ddof=correction, keepdims=keepdim)
+        if node_type is StdBackward0:
+            out = np.sqrt(out)
+    node = node_type(dims, data.shape, keepdim, float(correction))
+    return _reduce(node, _cast_like(out, data), input, (input,))
+
+
+def _cast_like(out: Any, data: Array) -> Array:
+    return as_array(out).astype(data.dtype, copy=False)
+
+
+# ----------------------------------------------------------------------------- logsumexp, softmax
+class LogsumexpBackward0(_Reduction):
+    __slots__ = ()
+    saves_result = True
+
+    def vjp(self, grad: Tensor, input: Tensor, result: Tensor) -> Grads:
+        return (self.spread(grad) * exp(input - self.kept(result)),)  # the gradient is softmax(x)
+
+
+def logsumexp(input: Tensor, dim: int | Sequence[int], keepdim: bool = False) -> Tensor:
+    data = input._data
+    dims = reduced_dims(dim, data.ndim)
+    peak = np.max(data, axis=dims, keepdims=True)
+    peak = np.where(np.isfinite(peak), peak, 0)
+    with np.errstate(divide="ignore"):
+        out = np.log(np.sum(np.exp(data - peak), axis=dims, keepdims=True)) + peak
+    out = out if keepdim else np.squeeze(out, axis=dims)
+    return _reduce(LogsumexpBackward0(dims, data.shape, keepdim), out, input, (input,))
+
+
+class SoftmaxBackward0(Node):
+    __slots__ = ("dim",)
+    saves_result = True
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+
+    def vjp(self, grad: Tensor, result: Tensor) -> Grads:
+        # J = diag(s) - s sᵀ along dim
+        return (result * (grad - sum(grad * result, self.dim, keepdim=True)),)
+
+
+class LogSoftmaxBackward0(Node):
+    __slots__ = ("dim",)
+    saves_result = True
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+
+    def vjp(self, grad: Tensor, result: Tensor) -> Grads:
+        return (grad - exp(result) * sum(grad, self.dim, keepdim=True),)
+
+
+def _shifted(input: Tensor, dim: int) -> tuple[Array, int]:
+    data = input._data if input._data.dtype.kind == "f" else input._data.astype(_dtype.get_default_dtype().numpy)
+    d = normalize_dim(dim, data.ndim)
+    work = data.reshape(1) if data.ndim == 0 else data
+    peak = np.max(work, axis=d, keepdims=True)
+    return (work - np.where(np.isfinite(peak), peak, 0)).reshape(data.shape), d
+
+
+def softmax(input: Tensor, dim: int) -> Tensor:
+    z, d = _shifted(input, dim)
+    e = np.exp(z)
+    out = e / np.sum(e, axis=d if z.ndim else None, keepdims=True)
+    if not needs_grad(input):
+        return plain(out)
+    return record(SoftmaxBackward0(d), out, (input,))
+
+
+def log_softmax(input: Tensor, dim: int) -> Tensor:
+    z, d = _shifted(input, dim)
+    out = z - np.log(np.sum(np.exp(z), axis=d if z.ndim else None, keepdims=True))
+    if not needs_grad(input):
+        return plain(out)
+    return record(LogSoftmaxBackward0(d), out, (input,))
+
+
+# ----------------------------------------------------------------------------- norm
+class LinalgVectorNormBackward0(_Reduction):
+    __slots__ = ("p",)
+    saves_result = True
+
+    def __init__(self, dims: tuple[int, ...], input_shape: tuple[int, ...], keepdim: bool, p: float) -> None:
+        super().__init__(dims, input_shape, keepdim)
+        self.p = p
+
+    def vjp(self, grad: Tensor, input: Tensor, result: Tensor) -> Grads:
+        p, norm, g = self.p, self.kept(result), self.spread(grad)
+        if p == 0:
+            return (g * 0.0,)
+        if p == 1:
+            return (g * sign(input),)
+        if p == math.inf:  # like max: ties among the largest |x| share evenly
+            hits = input.abs() == norm
+            return (where(hits, g * sign(input) / sum(hits, self.dims, keepdim=True), 0.0),)
+        if p == 2:
+            return (where(norm == 0, 0.0, g * input / norm),)  # d |x| = x / |x|, 0 at 0
+        # d (Σ|x|^p)^(1/p) = x |x|^(p-2) / |x|_p^(p-1)
+        return (where(norm == 0, 0.0, g * input * input.abs() ** (p - 2) / norm ** (p - 1)),)
+
+
+def norm(input: Tensor, p: Number = 2, dim: Dims = None, keepdim: bool = False) -> Tensor:
+    data = input._data if input._data.dtype.kind == "f" else input._data.astype(_dtype.get_default_dtype().numpy)
+    dims = reduced_dims(dim, data.ndim)
+    magnitude = np.abs(data)
+    if p == math.inf:
+        out = np.max(magnitude, axis=dims, keepdims=keepdim)
+    elif p == 0:
+        out = np.sum(magnitude != 0, axis=dims, keepdims=keepdim).astype(data.dtype)
+    elif p == 2:
+        out = np.sqrt(np.sum(magnitude * magnitude, axis=dims, keepdims=keepdim))
+    else:
+        out = np.sum(magnitude**p, axis=dims, keepdims=keepdim) ** (1 / p)
+    node = LinalgVectorNormBackward0(dims, data.shape, keepdim, float(p))
+    return _reduce(node, _cast_like(out, data), input, (input,))

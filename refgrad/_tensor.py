@@ -1,0 +1,640 @@
+"""``Tensor``: one numpy array plus what autograd needs to know about it."""
+
+from __future__ import annotations
+
+import warnings
+import weakref
+from collections.abc import Iterator, Sequence
+from types import EllipsisType
+from typing import TYPE_CHECKING, Any, NamedTuple, SupportsIndex, TypeAlias, overload
+
+import numpy as np
+
+from refgrad import _dtype
+from refgrad._dtype import Array
+
+if TYPE_CHECKING:
+    from refgrad._node import AccumulateGrad, Node
+
+Number = float  # int and bool are accepted wherever float is (PEP 484 numeric tower)
+Index: TypeAlias = "int | slice | None | EllipsisType | Tensor | Sequence[int] | Sequence[bool]"
+IndexKey: TypeAlias = "Index | tuple[Index, ...]"
+
+NONLEAF_GRAD_WARNING = (
+    "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad attribute "
+    "won't be populated during autograd.backward(). If you indeed want the .grad field to be populated "
+    "for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. If you access the non-leaf Tensor "
+    "by mistake, make sure you access the leaf Tensor instead. See github.com/pytorch/pytorch/pull/30531 "
+    "for more informations."
+)
+CHANGE_NONLEAF_FLAG = (
+    "you can only change requires_grad flags of leaf variables. If you want to use a computed variable "
+    "in a subgraph that doesn't require differentiation use var_no_grad = var.detach()."
+)
+
+
+class Size(tuple[int, ...]):
+    """A shape: a tuple of ints, printed as ``refgrad.Size([2, 3])``."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"refgrad.Size({list(self)})"
+
+    def numel(self) -> int:
+        return int(np.prod(self, dtype=np.int64))
+
+
+class ValuesIndices(NamedTuple):
+    """What ``max(dim)``/``min(dim)`` return: the values and where they were found."""
+
+    values: Tensor
+    indices: Tensor
+
+
+class Tensor:
+    """An n-dimensional array that can record the operations applied to it.
+
+    Make tensors with :func:`refgrad.tensor` and the other factories. A tensor with
+    ``requires_grad=True`` made by the user is a *leaf*; results of operations on it have a
+    ``grad_fn`` (the recorded operation) and receive no ``.grad`` unless ``retain_grad()``.
+    """
+
+    __slots__ = (
+        "_data",
+        "_grad_fn",
+        "_requires_grad",
+        "_grad",
+        "_output_nr",
+        "_vc",
+        "_base",
+        "_retains_grad",
+        "_accumulator",
+        "__weakref__",
+    )
+    __array_ufunc__ = None  # numpy arrays defer to Tensor's reflected operators
+
+    _data: Array
+    _grad_fn: Node | None
+    _requires_grad: bool
+    _grad: Tensor | None
+    _output_nr: int
+    _vc: list[int]
+    _base: Tensor | None
+    _retains_grad: bool
+    _accumulator: weakref.ref[AccumulateGrad] | None
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        raise TypeError("use refgrad.tensor(data, ...) or another factory to make a Tensor")
+
+    @staticmethod
+    def _make(data: Array, grad_fn: Node | None = None, vc: list[int] | None = None) -> Tensor:
+        """The one place tensors are made: ``data`` is owned (or deliberately shared via ``vc``)."""
+        t = object.__new__(Tensor)
+        t._data = data
+        t._grad_fn = grad_fn
+        t._requires_grad = grad_fn is not None
+        t._grad = None
+        t._output_nr = 0
+        t._vc = [0] if vc is None else vc
+        t._base = None
+        t._retains_grad = False
+        t._accumulator = None
+        return t
+
+    # ----------------------------------------------------------------- metadata
+    @property
+    def shape(self) -> Size:
+        return Size(self._data.shape)
+
+    def size(self, dim: int | None = None) -> Size | int:
+        if dim is None:
+            return Size(self._data.shape)
+        return int(self._data.shape[_shape.normalize_dim(dim, self._data.ndim)])
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    def dim(self) -> int:
+        return self._data.ndim
+
+    def numel(self) -> int:
+        return int(self._data.size)
+
+    @property
+    def dtype(self) -> _dtype.dtype:
+        return _dtype.from_numpy_dtype(self._data.dtype)
+
+    def is_floating_point(self) -> bool:
+        return self._data.dtype.kind == "f"
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._grad_fn is None
+
+    @property
+    def grad_fn(self) -> Node | None:
+        return self._grad_fn
+
+    @property
+    def _version(self) -> int:
+        return self._vc[0]
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        if self._grad_fn is not None:
+            raise RuntimeError(CHANGE_NONLEAF_FLAG if not flag else "you can only change requires_grad flags of leaf variables.")
+        if flag and self._data.dtype.kind != "f":
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
+        self._requires_grad = bool(flag)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if self._grad_fn is not None:
+            if not requires_grad:
+                raise RuntimeError(CHANGE_NONLEAF_FLAG)
+            return self
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def grad(self) -> Tensor | None:
+        if self._grad_fn is not None and not self._retains_grad:
+            warnings.warn(NONLEAF_GRAD_WARNING, UserWarning, stacklevel=2)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(
+                    f"assigned grad expected to be a Tensor or None but got grad of type {type(value).__name__}"
+                )
+            if value._data.shape != self._data.shape:
+                raise RuntimeError(
+                    f"attempting to assign a gradient of size '{list(value._data.shape)}' to a tensor of size "
+                    f"'{list(self._data.shape)}'. Please ensure that the gradient and the tensor are the same size"
+                )
+        self._grad = value
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
+
+    def retain_grad(self) -> None:
+        """Populate ``.grad`` of this non-leaf during backward (a no-op on leaves)."""
+        if not self._requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self._grad_fn is None or self._retains_grad:
+            return
+        self._retains_grad = True
+        self._grad_fn._retained = weakref.ref(self)
+
+    @property
+    def data(self) -> Tensor:
+        """The same values, outside the graph (no version tracking: prefer ``detach()``)."""
+        return Tensor._make(self._data)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        self._data = value._data
+
+    def detach(self) -> Tensor:
+        """The same storage and version counter, cut from the graph: a leaf that does not require grad."""
+        return Tensor._make(self._data, None, self._vc)
+
+    def detach_(self) -> Tensor:
+        self._grad_fn = None
+        self._requires_grad = False
+        return self
+
+    # ----------------------------------------------------------------- conversion
+    def item(self) -> float:
+        if self._data.size != 1:
+            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
+        value: float = self._data.item()
+        return value
+
+    def tolist(self) -> Any:
+        return self._data.tolist()
+
+    def numpy(self) -> Array:
+        if self._requires_grad:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        return self._data
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self._data.item())
+
+    def __float__(self) -> float:
+        if self._data.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return float(self._data.item())
+
+    def __int__(self) -> int:
+        if self._data.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return int(self._data.item())
+
+    def __index__(self) -> int:
+        if self._data.size != 1 or self._data.dtype.kind not in "iu":
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self._data.item())
+
+    def __len__(self) -> int:
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return int(self._data.shape[0])
+
+    def __iter__(self) -> Iterator[Tensor]:
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (_shape.select(self, 0, i) for i in range(self._data.shape[0]))
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __repr__(self) -> str:
+        extra = []
+        if self._grad_fn is not None:
+            extra.append(f"grad_fn=<{self._grad_fn.name()}>")
+        elif self._requires_grad:
+            extra.append("requires_grad=True")
+        return format_tensor(self._data, extra=extra, default_dtype=_dtype.get_default_dtype().numpy)
+
+    def to(self, dtype: _dtype.dtype) -> Tensor:
+        return _pointwise.to(self, dtype)
+
+    def clone(self) -> Tensor:
+        return _pointwise.clone(self)
+
+    def contiguous(self) -> Tensor:
+        return self
+
+    # ----------------------------------------------------------------- autograd
+    def backward(
+        self,
+        gradient: Tensor | None = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+        inputs: Sequence[Tensor] | Tensor | None = None,
+    ) -> None:
+        """Accumulate d(self)/d(leaf), weighted by ``gradient``, into the leaves' ``.grad``."""
+        _engine.backward(self, gradient, retain_graph, create_graph, inputs)
+
+    # ----------------------------------------------------------------- operators
+    def __add__(self, other: Tensor | Number) -> Tensor:
+        return _pointwise.add(self, other)
+
+    def __radd__(self, other: Number) -> Tensor:
+        return _pointwise.add(self, other)
+
+    def __sub__(self, other: Tensor | Number) -> Tensor:
+        return _pointwise.sub(self, other)
+
+    def __rsub__(self, other: Number) -> Tensor:
+        return _pointwise.rsub(self, other)
+
+    def __mul__(self, other: Tensor | Number) -> Tensor:
+        return _pointwise.mul(self, other)
+
+    def __rmul__(self, other: Number) -> Tensor:
+        return _pointwise.mul(self, other)
+
+    def __truediv__(self, other: Tensor | Number) -> Tensor:
+        return _pointwise.div(self, other)
+
+    def __rtruediv__(self, other: Number) -> Tensor:
+        return _pointwise.mul(_pointwise.reciprocal(self), other)
+
+    def __pow__(self, exponent: Tensor | Number) -> Tensor:
+        return _pointwise.pow(self, exponent)
+
+    def __rpow__(self, base: Number) -> Tensor:
+        return _pointwise.pow(base, self)
+
+    def __matmul__(self, other: Tensor) -> Tensor:
+        return _linalg.matmul(self, other)
+
+    def __neg__(self) -> Tensor:
+        return _pointwise.neg(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return _pointwise.abs(self)
+
+    def __lt__(self, other: Tensor | Number) -> Tensor:
+        return _pointwise.lt(self, other)
+
+    def __le__(self, other: Tensor | Number) -> Tensor:
+        return _pointwise.le(self, other)
+
+    def __gt__(self, other: Tensor | Number) -> Tensor:
+        return _pointwise.gt(self, other)
+
+    def __ge__(self, other: Tensor | Number) -> Tensor:
+        return _pointwise.ge(self, other)
+
+    def __eq__(self, other: object) -> Tensor:  # type: ignore[override]  # elementwise, like numpy and torch
+        if not isinstance(other, (Tensor, bool, int, float)):
+            return NotImplemented
+        return _pointwise.eq(self, other)
+
+    def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
+        if not isinstance(other, (Tensor, bool, int, float)):
+            return NotImplemented
+        return _pointwise.ne(self, other)
+
+    def __and__(self, other: Tensor | bool) -> Tensor:
+        return _pointwise.logical_and(self, other)
+
+    def __or__(self, other: Tensor | bool) -> Tensor:
+        return _pointwise.logical_or(self, other)
+
+    def __invert__(self) -> Tensor:
+        return _pointwise.logical_not(self)
+
+    def __getitem__(self, key: IndexKey) -> Tensor:
+        return _shape.getitem(self, key)
+
+    def __setitem__(self, key: IndexKey, value: Tensor | Number) -> None:
+        _inplace.setitem(self, key, value)
+
+    # ----------------------------------------------------------------- in-place ops
+    def __iadd__(self, other: Tensor | Number) -> Tensor:
+        return _inplace.apply(self, _pointwise.add, other)
+
+    def __isub__(self, other: Tensor | Number) -> Tensor:
+        return _inplace.apply(self, _pointwise.sub, other)
+
+    def __imul__(self, other: Tensor | Number) -> Tensor:
+        return _inplace.apply(self, _pointwise.mul, other)
+
+    def __itruediv__(self, other: Tensor | Number) -> Tensor:
+        return _inplace.apply(self, _pointwise.div, other)
+
+    def add_(self, other: Tensor | Number) -> Tensor:
+        return _inplace.apply(self, _pointwise.add, other)
+
+    def sub_(self, other: Tensor | Number) -> Tensor:
+        return _inplace.apply(self, _pointwise.sub, other)
+
+    def mul_(self, other: Tensor | Number) -> Tensor:
+        return _inplace.apply(self, _pointwise.mul, other)
+
+    def div_(self, other: Tensor | Number) -> Tensor:
+        return _inplace.apply(self, _pointwise.div, other)
+
+    def zero_(self) -> Tensor:
+        return _inplace.fill(self, 0)
+
+    def fill_(self, value: Number) -> Tensor:
+        return _inplace.fill(self, value)
+
+    def copy_(self, src: Tensor) -> Tensor:
+        return _inplace.copy(self, src)
+
+    # ----------------------------------------------------------------- named ops
+    def add(self, other: Tensor | Number) -> Tensor:
+        return _pointwise.add(self, other)
+
+    def sub(self, other: Tensor | Number) -> Tensor:
+        return _pointwise.sub(self, other)
+
+    def mul(self, other: Tensor | Number) -> Tensor:
+        return _pointwise.mul(self, other)
+
+    def div(self, other: Tensor | Number) -> Tensor:
+        return _pointwise.div(self, other)
+
+    def pow(self, exponent: Tensor | Number) -> Tensor:
+        return _pointwise.pow(self, exponent)
+
+    def neg(self) -> Tensor:
+        return _pointwise.neg(self)
+
+    def exp(self) -> Tensor:
+        return _pointwise.exp(self)
+
+    def log(self) -> Tensor:
+        return _pointwise.log(self)
+
+    def log1p(self) -> Tensor:
+        return _pointwise.log1p(self)
+
+    def expm1(self) -> Tensor:
+        return _pointwise.expm1(self)
+
+    def sqrt(self) -> Tensor:
+        return _pointwise.sqrt(self)
+
+    def rsqrt(self) -> Tensor:
+        return _pointwise.rsqrt(self)
+
+    def reciprocal(self) -> Tensor:
+        return _pointwise.reciprocal(self)
+
+    def sin(self) -> Tensor:
+        return _pointwise.sin(self)
+
+    def cos(self) -> Tensor:
+        return _pointwise.cos(self)
+
+    def tan(self) -> Tensor:
+        return _pointwise.tan(self)
+
+    def tanh(self) -> Tensor:
+        return _pointwise.tanh(self)
+
+    def sigmoid(self) -> Tensor:
+        return _pointwise.sigmoid(self)
+
+    def relu(self) -> Tensor:
+        return _pointwise.relu(self)
+
+    def abs(self) -> Tensor:
+        return _pointwise.abs(self)
+
+    def sign(self) -> Tensor:
+        return _pointwise.sign(self)
+
+    def square(self) -> Tensor:
+        return _pointwise.square(self)
+
+    def clamp(self, min: Number | None = None, max: Number | None = None) -> Tensor:
+        return _pointwise.clamp(self, min, max)
+
+    def clamp_min(self, min: Number) -> Tensor:
+        return _pointwise.clamp_min(self, min)
+
+    def clamp_max(self, max: Number) -> Tensor:
+        return _pointwise.clamp_max(self, max)
+
+    def maximum(self, other: Tensor) -> Tensor:
+        return _pointwise.maximum(self, other)
+
+    def minimum(self, other: Tensor) -> Tensor:
+        return _pointwise.minimum(self, other)
+
+    def sum(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        return _reduce.sum(self, dim, keepdim)
+
+    def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        return _reduce.mean(self, dim, keepdim)
+
+    @overload
+    def max(self) -> Tensor: ...
+    @overload
+    def max(self, dim: int, keepdim: bool = False) -> ValuesIndices: ...
+    @overload
+    def max(self, dim: Tensor) -> Tensor: ...
+    def max(self, dim: int | Tensor | None = None, keepdim: bool = False) -> Tensor | ValuesIndices:
+        return _reduce.extremum(self, dim, keepdim, largest=True)
+
+    @overload
+    def min(self) -> Tensor: ...
+    @overload
+    def min(self, dim: int, keepdim: bool = False) -> ValuesIndices: ...
+    @overload
+    def min(self, dim: Tensor) -> Tensor: ...
+    def min(self, dim: int | Tensor | None = None, keepdim: bool = False) -> Tensor | ValuesIndices:
+        return _reduce.extremum(self, dim, keepdim, largest=False)
+
+    def amax(self, dim: int | Sequence[int] = (), keepdim: bool = False) -> Tensor:
+        return _reduce.amax(self, dim, keepdim)
+
+    def amin(self, dim: int | Sequence[int] = (), keepdim: bool = False) -> Tensor:
+        return _reduce.amin(self, dim, keepdim)
+
+    def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        return _reduce.argmax(self, dim, keepdim)
+
+    def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        return _reduce.argmin(self, dim, keepdim)
+
+    def prod(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        return _reduce.prod(self, dim, keepdim)
+
+    def var(
+        self, dim: int | Sequence[int] | None = None, *, correction: Number = 1, keepdim: bool = False
+    ) -> Tensor:
+        return _reduce.var(self, dim, correction=correction, keepdim=keepdim)
+
+    def std(
+        self, dim: int | Sequence[int] | None = None, *, correction: Number = 1, keepdim: bool = False
+    ) -> Tensor:
+        return _reduce.std(self, dim, correction=correction, keepdim=keepdim)
+
+    def logsumexp(self, dim: int | Sequence[int], keepdim: bool = False) -> Tensor:
+        return _reduce.logsumexp(self, dim, keepdim)
+
+    def softmax(self, dim: int) -> Tensor:
+        return _reduce.softmax(self, dim)
+
+    def log_softmax(self, dim: int) -> Tensor:
+        return _reduce.log_softmax(self, dim)
+
+    def norm(self, p: Number = 2, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        return _reduce.norm(self, p, dim, keepdim)
+
+    def matmul(self, other: Tensor) -> Tensor:
+        return _linalg.matmul(self, other)
+
+    def mm(self, other: Tensor) -> Tensor:
+        return _linalg.mm(self, other)
+
+    def mv(self, vec: Tensor) -> Tensor:
+        return _linalg.mv(self, vec)
+
+    def dot(self, other: Tensor) -> Tensor:
+        return _linalg.dot(self, other)
+
+    def outer(self, other: Tensor) -> Tensor:
+        return _linalg.outer(self, other)
+
+    def reshape(self, *shape: int | Sequence[int]) -> Tensor:
+        return _shape.reshape(self, _shape.shape_args(shape))
+
+    def view(self, *shape: int | Sequence[int]) -> Tensor:
+        return _shape.view(self, _shape.shape_args(shape))
+
+    def view_as(self, other: Tensor) -> Tensor:
+        return _shape.view(self, other._data.shape)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        return _shape.flatten(self, start_dim, end_dim)
+
+    def transpose(self, dim0: int, dim1: int) -> Tensor:
+        return _shape.transpose(self, dim0, dim1)
+
+    def permute(self, *dims: int | Sequence[int]) -> Tensor:
+        return _shape.permute(self, _shape.shape_args(dims))
+
+    def t(self) -> Tensor:
+        return _shape.t(self)
+
+    @property
+    def T(self) -> Tensor:
+        return _shape.permute(self, tuple(range(self._data.ndim - 1, -1, -1)))
+
+    @property
+    def mT(self) -> Tensor:
+        return _shape.transpose(self, -2, -1)
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        return _shape.unsqueeze(self, dim)
+
+    def squeeze(self, dim: int | None = None) -> Tensor:
+        return _shape.squeeze(self, dim)
+
+    def expand(self, *sizes: int | Sequence[int]) -> Tensor:
+        return _shape.expand(self, _shape.shape_args(sizes))
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return _shape.expand(self, other._data.shape)
+
+    def broadcast_to(self, shape: Sequence[int]) -> Tensor:
+        return _shape.expand(self, tuple(shape))
+
+    def split(self, split_size: int | Sequence[int], dim: int = 0) -> tuple[Tensor, ...]:
+        return _shape.split(self, split_size, dim)
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+        return _shape.chunk(self, chunks, dim)
+
+    def flip(self, dims: int | Sequence[int]) -> Tensor:
+        return _shape.flip(self, dims)
+
+    def select(self, dim: int, index: SupportsIndex) -> Tensor:
+        return _shape.select(self, dim, int(index))
+
+    def narrow(self, dim: int, start: int, length: int) -> Tensor:
+        return _shape.slice_dim(self, dim, start, start + length, 1)
+
+    # Conversions named after builtins come last: inside the class body they shadow them.
+    def float(self) -> Tensor:
+        return _pointwise.to(self, _dtype.float32)
+
+    def double(self) -> Tensor:
+        return _pointwise.to(self, _dtype.float64)
+
+    def long(self) -> Tensor:
+        return _pointwise.to(self, _dtype.int64)
+
+    def int(self) -> Tensor:
+        return _pointwise.to(self, _dtype.int32)
+
+    def bool(self) -> Tensor:
+        return _pointwise.to(self, _dtype.bool_)
+
+
+from refgrad import _engine, _inplace, _linalg, _pointwise, _reduce, _shape  # noqa: E402  (they need Tensor defined)
+from refgrad._format import format_tensor  # noqa: E402
