@@ -9,6 +9,12 @@
     tensor([36., 81.])
 """
 
+import warnings as _warnings
+
+# Like PyTorch, refgrad computes log(0) = -inf and 1/0 = inf without warning; numpy's
+# floating-point RuntimeWarnings are silenced for refgrad's own modules only.
+_warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"refgrad\.")
+
 from refgrad._dtype import bool_ as bool
 from refgrad._dtype import dtype, float32, float64, get_default_dtype, int32, int64, set_default_dtype
 from refgrad._factories import (

@@ -76,7 +76,7 @@ def run_backward(
     roots: list[Node] = []
     buffers: dict[Node, Tensor] = {}
     for i, (out, seed) in enumerate(zip(outputs, seeds)):
-        root, _ = edge(out)
+        root = edge(out)
         if root is None or seed is None:
             raise RuntimeError(NOGRAD.format(i))
         roots.append(root)
@@ -88,7 +88,7 @@ def run_backward(
     if inputs is not None:
         targets = {}
         for t in inputs:
-            node, _ = edge(t)
+            node = edge(t)
             if node is None:
                 raise RuntimeError("One of the differentiated Tensors does not require grad")
             targets[node] = t
@@ -102,23 +102,26 @@ def run_backward(
         while ready:
             node = ready.pop()
             grad = buffers.pop(node, None)
-            if grad is not None:
+            if grad is not None and (targets is not None or node._hooks or node._retained is not None):
                 grad = _run_tensor_hooks(node, grad, create_graph)
                 if targets is not None and node in targets:
                     if accumulate:
                         _accumulate(targets[node], grad, create_graph)
                     else:
                         captured[node] = grad
-                elif targets is None and type(node) is AccumulateGrad:
-                    _accumulate(node.variable, grad, create_graph)
             if type(node) is AccumulateGrad:
+                if grad is not None and targets is None:
+                    _accumulate(node.variable, grad, create_graph)
                 continue
             grads_in = _apply(node, grad, keep_graph)
-            for i, ((nxt, _), g) in enumerate(zip(node.next_functions, grads_in)):
+            for i, nxt in enumerate(node._next):
                 if nxt is None:
                     continue
+                g = grads_in[i]
                 if g is not None:
-                    g = _conform(g, nxt, node.name(), i)
+                    data = g._data
+                    if data.shape != nxt._shape or data.dtype is not nxt._dtype:
+                        g = _conform(g, nxt, node.name(), i)
                     prev = buffers.get(nxt)
                     buffers[nxt] = g if prev is None else prev + g
                 remaining = dependencies[nxt] - 1
@@ -135,28 +138,31 @@ def run_backward(
 def _count_dependencies(roots: list[Node]) -> dict[Node, int]:
     """How many edges lead into each node reachable from ``roots`` (iteratively)."""
     dependencies: dict[Node, int] = {}
-    seen = set(roots)
-    stack = list(seen)
+    root_set = set(roots)
+    stack = list(root_set)
     while stack:
         node = stack.pop()
-        for nxt, _ in node.next_functions:
+        for nxt in node._next:
             if nxt is None:
                 continue
-            dependencies[nxt] = dependencies.get(nxt, 0) + 1
-            if nxt not in seen:
-                seen.add(nxt)
-                stack.append(nxt)
+            if nxt in dependencies:
+                dependencies[nxt] += 1
+            else:
+                dependencies[nxt] = 1
+                if nxt not in root_set:
+                    stack.append(nxt)
     return dependencies
 
 
 def _apply(node: Node, grad: Tensor | None, keep_graph: bool) -> tuple[Tensor | None, ...]:
     """Run the node's rule on its summed gradient and check the count of what it returns."""
-    edges = len(node.next_functions)
+    edges = len(node._next)
     if grad is None:
         return (None,) * edges
-    grads_in = node.vjp(grad, *node.unpack_saved())
-    if not keep_graph:
-        node.release_saved()
+    saved = node._saved
+    grads_in = node.vjp(grad, *(node.unpack_saved() if saved or saved is None else ()))
+    if saved and not keep_graph:
+        node._saved = None
     if len(grads_in) != edges:
         raise RuntimeError(
             f"function {node.name()} returned an incorrect number of gradients (expected {edges}, got {len(grads_in)})"

@@ -50,7 +50,6 @@ def apply(t: Tensor, op: Callable[[Tensor, Tensor | Number], Tensor], other: Ten
     if result._grad_fn is not None:
         t._grad_fn = result._grad_fn
         t._requires_grad = True
-        t._output_nr = 0
     return t
 
 

@@ -37,14 +37,14 @@ class Node:
     """One recorded operation: edges to the nodes of its inputs, what its rule saved, and the
     shape and dtype of its output (what the gradient flowing into it must have)."""
 
-    __slots__ = ("next_functions", "_saved", "_versions", "_shape", "_dtype", "_hooks", "_retained", "__weakref__")
+    __slots__ = ("_next", "_saved", "_versions", "_shape", "_dtype", "_hooks", "_retained", "__weakref__")
 
     vjp: Callable[..., Grads]
     saves_result: ClassVar[bool] = False
     """Whether the last saved tensor is the op's own output (exp, tanh, sigmoid...)."""
 
-    next_functions: tuple[Edge, ...]
-    _saved: tuple[Tensor | None, ...] | None
+    _next: tuple[Node | None, ...]
+    _saved: tuple[Tensor | float | None, ...] | None
     _versions: tuple[int, ...]
     _shape: tuple[int, ...]
     _dtype: np.dtype[Any]
@@ -54,16 +54,23 @@ class Node:
     def name(self) -> str:
         return type(self).__name__
 
+    @property
+    def next_functions(self) -> tuple[Edge, ...]:
+        """One (node, 0) pair per input: its grad_fn, its leaf's AccumulateGrad, or None.
+        (refgrad's nodes have one output each, so the output number is always 0.)"""
+        return tuple((node, 0) for node in self._next)
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} object at {id(self):#x}>"
 
-    def unpack_saved(self) -> tuple[Tensor | None, ...]:
-        """The saved tensors, checked against their versions; TWICE once they were freed."""
+    def unpack_saved(self) -> tuple[Tensor | float | None, ...]:
+        """What the rule saved (tensors checked against their versions; Python numbers as
+        they are); TWICE once it was freed."""
         saved = self._saved
         if saved is None:
             raise RuntimeError(TWICE)
         for tensor, version in zip(saved, self._versions):
-            if tensor is not None and tensor._vc[0] != version:
+            if isinstance(tensor, _tensor.Tensor) and tensor._vc[0] != version:
                 creator = self if self.saves_result and tensor is saved[-1] else tensor._grad_fn
                 raise RuntimeError(_modified_message(tensor, version, self, creator))
         if self.saves_result and _grad_mode.is_grad_enabled():
@@ -84,7 +91,7 @@ class AccumulateGrad(Node):
 
     def __init__(self, variable: Tensor) -> None:
         self.variable = variable
-        self.next_functions = ()
+        self._next = ()
         self._saved = ()
         self._versions = ()
         self._shape = variable._data.shape
@@ -103,13 +110,11 @@ def grad_accumulator(leaf: Tensor) -> AccumulateGrad:
     return node
 
 
-def edge(t: Tensor | None) -> Edge:
+def edge(t: Tensor | None) -> Node | None:
     """Where the gradient of input ``t`` goes: its grad_fn, its leaf's accumulator, or nowhere."""
     if t is None or not t._requires_grad:
-        return (None, 0)
-    if t._grad_fn is not None:
-        return (t._grad_fn, t._output_nr)
-    return (grad_accumulator(t), 0)
+        return None
+    return t._grad_fn or grad_accumulator(t)
 
 
 _BACKWARD_SUFFIX = re.compile(r"Backward\d*$")
@@ -127,8 +132,9 @@ def _modified_message(tensor: Tensor, version: int, node: Node, creator: Node | 
     )
 
 
-def _result_with_history(saved: Tensor | None, node: Node) -> Tensor:
-    from refgrad._tensor import Tensor
+def _result_with_history(saved: Tensor | float | None, node: Node) -> Tensor:
+    assert isinstance(saved, _tensor.Tensor), "a node that saves its result has it last"
+    return _tensor.Tensor._make(saved._data, node, saved._vc)
 
-    assert saved is not None, "a node that saves its result always has it last"
-    return Tensor._make(saved._data, node, saved._vc)
+
+from refgrad import _tensor  # noqa: E402  (Tensor is defined after Node)

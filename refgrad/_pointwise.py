@@ -43,7 +43,7 @@ def _operands(a: Tensor, b: Tensor | Number, op: str) -> tuple[Array, Any, np.dt
     ad = a._data
     if isinstance(b, Tensor):
         bd = b._data
-        if ad.shape != bd.shape:
+        if ad.shape != bd.shape and ad.ndim and bd.ndim:
             broadcast_shapes(ad.shape, bd.shape)
         if ad.dtype is bd.dtype:
             return ad, bd, ad.dtype
@@ -73,11 +73,6 @@ def _floating(t: Tensor) -> Array:
     """The input of a floating-point function (exp of an int tensor is float)."""
     data = t._data
     return data if data.dtype.kind == "f" else data.astype(_dtype.get_default_dtype().numpy)
-
-
-def _number_tensor(value: Number, dt: np.dtype[Any]) -> Tensor:
-    """A Python number that a rule needs, as a 0-d tensor (it never requires grad)."""
-    return Tensor._make(np.asarray(value, dtype=dt))
 
 
 def zeros_like(t: Tensor) -> Tensor:
@@ -137,7 +132,7 @@ def rsub(input: Tensor, other: Number) -> Tensor:
 class MulBackward0(Node):
     __slots__ = ()
 
-    def vjp(self, grad: Tensor, input: Tensor | None, other: Tensor | None) -> Grads:
+    def vjp(self, grad: Tensor, input: Tensor | None, other: Tensor | Number | None) -> Grads:
         # Each operand is saved only when the other one needs its gradient.
         return (None if other is None else grad * other, None if input is None else grad * input)
 
@@ -147,15 +142,16 @@ def mul(input: Tensor, other: Tensor | Number) -> Tensor:
     out = _cast(a * b, dt)
     if not needs_grad(input, other):
         return plain(out)
-    other_t = other if isinstance(other, Tensor) else _number_tensor(other, dt)
-    saved = (input if other_t._requires_grad else None, other_t if input._requires_grad else None)
-    return record(MulBackward0(), out, (input, other if isinstance(other, Tensor) else None), saved)
+    if not isinstance(other, Tensor):
+        return record(MulBackward0(), out, (input, None), (None, other))
+    saved = (input if other._requires_grad else None, other if input._requires_grad else None)
+    return record(MulBackward0(), out, (input, other), saved)
 
 
 class DivBackward0(Node):
     __slots__ = ()
 
-    def vjp(self, grad: Tensor, input: Tensor | None, other: Tensor) -> Grads:
+    def vjp(self, grad: Tensor, input: Tensor | None, other: Tensor | Number) -> Grads:
         # d(a/b)/da = 1/b;  d(a/b)/db = -a/b²
         return (grad / other, None if input is None else -grad * input / (other * other))
 
@@ -164,13 +160,12 @@ def div(input: Tensor, other: Tensor | Number) -> Tensor:
     a, b, dt = _operands(input, other, "div")
     if dt.kind != "f":
         dt = _dtype.get_default_dtype().numpy
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = _cast(np.true_divide(a, b), dt)
+    out = _cast(np.true_divide(a, b), dt)
     if not needs_grad(input, other):
         return plain(out)
-    other_t = other if isinstance(other, Tensor) else _number_tensor(other, dt)
-    saved = (input if other_t._requires_grad else None, other_t)
-    return record(DivBackward0(), out, (input, other if isinstance(other, Tensor) else None), saved)
+    if not isinstance(other, Tensor):
+        return record(DivBackward0(), out, (input, None), (None, other))
+    return record(DivBackward0(), out, (input, other), (input if other._requires_grad else None, other))
 
 
 class NegBackward0(Node):
@@ -232,12 +227,10 @@ def pow(input: Tensor | Number, exponent: Tensor | Number) -> Tensor:
         if not isinstance(exponent, Tensor):
             raise TypeError("pow(): at least one of 'input' and 'exponent' must be a Tensor")
         e, base, dt = _operands(exponent, input, "pow")
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            out = _cast(np.power(base, _floating(exponent) if dt.kind == "f" else e), dt)
+        out = _cast(np.power(base, _floating(exponent) if dt.kind == "f" else e), dt)
         return _unary(PowBackward2(input), out, exponent, (exponent,))
     a, b, dt = _operands(input, exponent, "pow")
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        out = _cast(np.power(a.astype(dt, copy=False), b), dt)
+    out = _cast(np.power(a.astype(dt, copy=False), b), dt)
     if not isinstance(exponent, Tensor):
         return _unary(PowBackward0(exponent), out, input, (input,))
     if not needs_grad(input, exponent):
@@ -259,8 +252,7 @@ class ExpBackward0(Node):
 
 
 def exp(input: Tensor) -> Tensor:
-    with np.errstate(over="ignore"):
-        return _unary(ExpBackward0(), np.exp(_floating(input)), input)
+    return _unary(ExpBackward0(), np.exp(_floating(input)), input)
 
 
 class Expm1Backward0(Node):
@@ -272,8 +264,7 @@ class Expm1Backward0(Node):
 
 
 def expm1(input: Tensor) -> Tensor:
-    with np.errstate(over="ignore"):
-        return _unary(Expm1Backward0(), np.expm1(_floating(input)), input)
+    return _unary(Expm1Backward0(), np.expm1(_floating(input)), input)
 
 
 class LogBackward0(Node):
@@ -284,8 +275,7 @@ class LogBackward0(Node):
 
 
 def log(input: Tensor) -> Tensor:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return _unary(LogBackward0(), np.log(_floating(input)), input, (input,))
+    return _unary(LogBackward0(), np.log(_floating(input)), input, (input,))
 
 
 class Log1PBackward0(Node):
@@ -296,8 +286,7 @@ class Log1PBackward0(Node):
 
 
 def log1p(input: Tensor) -> Tensor:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return _unary(Log1PBackward0(), np.log1p(_floating(input)), input, (input,))
+    return _unary(Log1PBackward0(), np.log1p(_floating(input)), input, (input,))
 
 
 class SqrtBackward0(Node):
@@ -309,8 +298,7 @@ class SqrtBackward0(Node):
 
 
 def sqrt(input: Tensor) -> Tensor:
-    with np.errstate(invalid="ignore"):
-        return _unary(SqrtBackward0(), np.sqrt(_floating(input)), input)
+    return _unary(SqrtBackward0(), np.sqrt(_floating(input)), input)
 
 
 class RsqrtBackward0(Node):
@@ -322,8 +310,7 @@ class RsqrtBackward0(Node):
 
 
 def rsqrt(input: Tensor) -> Tensor:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return _unary(RsqrtBackward0(), 1 / np.sqrt(_floating(input)), input)
+    return _unary(RsqrtBackward0(), 1 / np.sqrt(_floating(input)), input)
 
 
 class ReciprocalBackward0(Node):
@@ -335,8 +322,7 @@ class ReciprocalBackward0(Node):
 
 
 def reciprocal(input: Tensor) -> Tensor:
-    with np.errstate(divide="ignore"):
-        return _unary(ReciprocalBackward0(), np.reciprocal(_floating(input)), input)
+    return _unary(ReciprocalBackward0(), np.reciprocal(_floating(input)), input)
 
 
 class SinBackward0(Node):
@@ -395,10 +381,9 @@ class SigmoidBackward0(Node):
 
 def sigmoid(input: Tensor) -> Tensor:
     x = _floating(input)
-    with np.errstate(over="ignore"):
-        # the two forms that never overflow: 1/(1+e^-x) for x >= 0, e^x/(1+e^x) for x < 0
-        e = np.exp(-np.abs(x))
-        out = np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+    # the two forms that never overflow: 1/(1+e^-x) for x >= 0, e^x/(1+e^x) for x < 0
+    e = np.exp(-np.abs(x))
+    out = np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
     return _unary(SigmoidBackward0(), out, input)
 
 

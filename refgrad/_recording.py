@@ -8,7 +8,7 @@ import numpy as np
 
 from refgrad import _grad_mode
 from refgrad._dtype import Array
-from refgrad._node import Node, edge
+from refgrad._node import Node, grad_accumulator
 from refgrad._tensor import Tensor
 
 _state = _grad_mode._state
@@ -37,7 +37,7 @@ def record(
     node: Node,
     data: Any,
     inputs: tuple[Tensor | None, ...],
-    saved: tuple[Tensor | None, ...] = (),
+    saved: tuple[Tensor | float | None, ...] = (),
     view_of: Tensor | None = None,
 ) -> Tensor:
     """The result of a recorded op: ``node`` gets one edge per input (``None`` for Python
@@ -46,14 +46,14 @@ def record(
     its base's version counter."""
     if type(data) is not np.ndarray:
         data = np.asarray(data)
-    node.next_functions = tuple([edge(t) for t in inputs])
+    node._next = tuple([None if t is None or not t._requires_grad else t._grad_fn or grad_accumulator(t) for t in inputs])
     result = Tensor._make(data, node, None if view_of is None else view_of._vc)
     if view_of is not None:
         result._base = view_of if view_of._base is None else view_of._base
     if node.saves_result:
         saved = saved + (Tensor._make(data, None, result._vc),)
     node._saved = saved
-    node._versions = tuple([0 if t is None else t._vc[0] for t in saved])
+    node._versions = tuple([t._vc[0] if isinstance(t, Tensor) else 0 for t in saved]) if saved else ()
     node._shape = data.shape
     node._dtype = data.dtype
     node._hooks = None

@@ -108,8 +108,7 @@ def mean(input: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:
             f"complex dtype. Got: {_torch_type_name(data.dtype)}"
         )
     dims = reduced_dims(dim, data.ndim)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.mean(data, axis=dims, keepdims=keepdim)
+    out = np.mean(data, axis=dims, keepdims=keepdim)
     node = (MeanBackward0 if dim is None else MeanBackward1)(dims, data.shape, keepdim)
     return _reduce(node, out, input)
 
@@ -327,10 +326,9 @@ def std(input: Tensor, dim: Dims = None, *, correction: Number = 1, keepdim: boo
 def _variance(input: Tensor, dim: Dims, correction: Number, keepdim: bool, node_type: type[_Spread]) -> Tensor:
     data = input._data
     dims = reduced_dims(dim, data.ndim)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.var(data, axis=dims, ddof=correction, keepdims=keepdim)
-        if node_type is StdBackward0:
-            out = np.sqrt(out)
+    out = np.var(data, axis=dims, ddof=correction, keepdims=keepdim)
+    if node_type is StdBackward0:
+        out = np.sqrt(out)
     node = node_type(dims, data.shape, keepdim, float(correction))
     return _reduce(node, _cast_like(out, data), input, (input,))
 
@@ -353,8 +351,7 @@ def logsumexp(input: Tensor, dim: int | Sequence[int], keepdim: bool = False) ->
     dims = reduced_dims(dim, data.ndim)
     peak = np.max(data, axis=dims, keepdims=True)
     peak = np.where(np.isfinite(peak), peak, 0)
-    with np.errstate(divide="ignore"):
-        out = np.log(np.sum(np.exp(data - peak), axis=dims, keepdims=True)) + peak
+    out = np.log(np.sum(np.exp(data - peak), axis=dims, keepdims=True)) + peak
     out = out if keepdim else np.squeeze(out, axis=dims)
     return _reduce(LogsumexpBackward0(dims, data.shape, keepdim), out, input, (input,))
 

@@ -65,7 +65,6 @@ class Tensor:
         "_grad_fn",
         "_requires_grad",
         "_grad",
-        "_output_nr",
         "_vc",
         "_base",
         "_retains_grad",
@@ -78,7 +77,6 @@ class Tensor:
     _grad_fn: Node | None
     _requires_grad: bool
     _grad: Tensor | None
-    _output_nr: int
     _vc: list[int]
     _base: Tensor | None
     _retains_grad: bool
@@ -95,7 +93,6 @@ class Tensor:
         t._grad_fn = grad_fn
         t._requires_grad = grad_fn is not None
         t._grad = None
-        t._output_nr = 0
         t._vc = [0] if vc is None else vc
         t._base = None
         t._retains_grad = False
