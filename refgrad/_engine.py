@@ -102,7 +102,7 @@ def run_backward(
         while ready:
             node = ready.pop()
             grad = buffers.pop(node, None)
-            if grad is not None and (targets is not None or node._hooks or node._retained is not None):
+            if grad is not None and (targets is not None or node._tensor_meta is not None):
                 grad = _run_tensor_hooks(node, grad, create_graph)
                 if targets is not None and node in targets:
                     if accumulate:
@@ -189,15 +189,16 @@ def _conform(g: Tensor, target: Node, producer: str, index: int) -> Tensor:
 
 def _run_tensor_hooks(node: Node, grad: Tensor, create_graph: bool) -> Tensor:
     """Hooks registered on the tensor this node produced, then its retained ``.grad``."""
-    if node._hooks:
-        for hook in node._hooks:
-            replaced = hook(grad)
-            if replaced is not None:
-                grad = replaced
-    if node._retained is not None:
-        tensor = node._retained()
-        if tensor is not None:
-            _accumulate(tensor, grad, create_graph)
+    meta = node._tensor_meta
+    if meta is None:
+        return grad
+    for hook in meta.hooks:
+        replaced = hook(grad)
+        if replaced is not None:
+            grad = replaced
+    tensor = meta.retained() if meta.retained is not None else None
+    if tensor is not None:
+        _accumulate(tensor, grad, create_graph)
     return grad
 
 

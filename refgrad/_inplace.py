@@ -44,6 +44,10 @@ def apply(t: Tensor, op: Callable[[Tensor, Tensor | Number], Tensor], other: Ten
     """``t op= other``: computed out of place, written into ``t``, the history rebased."""
     check_inplace(t)
     result = op(t, other)
+    if result._data.shape != t._data.shape:
+        raise RuntimeError(
+            f"output with shape {list(t._data.shape)} doesn't match the broadcast shape {list(result._data.shape)}"
+        )
     if result._grad_fn is not None and t._base is not None:
         raise RuntimeError("refgrad does not support recorded in-place operations on views yet; use an out-of-place op")
     _write(t, result._data)

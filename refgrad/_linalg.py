@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from refgrad._node import Grads, Node
+from refgrad._pointwise import broadcast_shapes
 from refgrad._recording import needs_grad, plain, record
 from refgrad._shape import expand, reshape, squeeze, transpose, unsqueeze
 from refgrad._tensor import Tensor
@@ -22,7 +23,7 @@ def _same_dtype(a: Tensor, b: Tensor, first: str, second: str) -> None:
 
 def _require_ndim(t: Tensor, ndim: int, what: str) -> None:
     if t._data.ndim != ndim:
-        raise RuntimeError(f"{what} must be a {ndim}D tensor")
+        raise RuntimeError(f"{what} must be a {'matrix' if ndim == 2 else f'{ndim}D tensor'}")
 
 
 def _product(node: Node, out: np.ndarray, a: Tensor, b: Tensor) -> Tensor:
@@ -59,8 +60,8 @@ class MvBackward0(Node):
 
 
 def mv(input: Tensor, vec: Tensor) -> Tensor:
-    _require_ndim(input, 2, "input")
-    _require_ndim(vec, 1, "vec")
+    if input._data.ndim != 2 or vec._data.ndim != 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got 1, {input._data.ndim}, {vec._data.ndim}")
     (n, k), (k2,) = input._data.shape, vec._data.shape
     if k != k2:
         raise RuntimeError(f"size mismatch, got input ({n}), mat ({n}x{k}), vec ({k2})")
@@ -144,9 +145,9 @@ def _batched_matmul(input: Tensor, other: Tensor) -> Tensor:
     a = unsqueeze(input, 0) if input._data.ndim == 1 else input
     b = unsqueeze(other, -1) if other._data.ndim == 1 else other
     (n, k), (k2, m) = a._data.shape[-2:], b._data.shape[-2:]
+    batch = broadcast_shapes(a._data.shape[:-2], b._data.shape[:-2])
     if k != k2:
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: [*, {k}] but got: [*, {k2}].")
-    batch = np.broadcast_shapes(a._data.shape[:-2], b._data.shape[:-2])
     a3 = reshape(expand(a, batch + (n, k)), (-1, n, k))
     b3 = reshape(expand(b, batch + (k, m)), (-1, k, m))
     result = reshape(bmm(a3, b3), batch + (n, m))

@@ -37,7 +37,7 @@ class Node:
     """One recorded operation: edges to the nodes of its inputs, what its rule saved, and the
     shape and dtype of its output (what the gradient flowing into it must have)."""
 
-    __slots__ = ("_next", "_saved", "_versions", "_shape", "_dtype", "_hooks", "_retained", "__weakref__")
+    __slots__ = ("_next", "_saved", "_versions", "_shape", "_dtype", "_tensor_meta", "__weakref__")
 
     vjp: Callable[..., Grads]
     saves_result: ClassVar[bool] = False
@@ -48,8 +48,8 @@ class Node:
     _versions: tuple[int, ...]
     _shape: tuple[int, ...]
     _dtype: np.dtype[Any]
-    _hooks: list[TensorHook] | None
-    _retained: weakref.ref[Tensor] | None
+    _tensor_meta: TensorMeta | None
+    """Hooks and retain_grad of the tensor this node produced (rare, so kept aside)."""
 
     def name(self) -> str:
         return type(self).__name__
@@ -84,6 +84,23 @@ class Node:
             self._saved = None
 
 
+class TensorMeta:
+    """What a non-leaf tensor asked of its node: hooks to run on its gradient, and whether
+    to keep that gradient in its ``.grad`` (``retain_grad``; held weakly)."""
+
+    __slots__ = ("hooks", "retained")
+
+    def __init__(self) -> None:
+        self.hooks: list[TensorHook] = []
+        self.retained: weakref.ref[Tensor] | None = None
+
+
+def tensor_meta(node: Node) -> TensorMeta:
+    if node._tensor_meta is None:
+        node._tensor_meta = TensorMeta()
+    return node._tensor_meta
+
+
 class AccumulateGrad(Node):
     """The node of a leaf that requires grad: backward adds the gradient into ``variable.grad``."""
 
@@ -96,8 +113,7 @@ class AccumulateGrad(Node):
         self._versions = ()
         self._shape = variable._data.shape
         self._dtype = variable._data.dtype
-        self._hooks = None
-        self._retained = None
+        self._tensor_meta = None
 
 
 def grad_accumulator(leaf: Tensor) -> AccumulateGrad:

@@ -27,14 +27,13 @@ def broadcast_shapes(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
     ndim = max(len(a), len(b))
     a = (1,) * (ndim - len(a)) + a
     b = (1,) * (ndim - len(b)) + b
-    out = []
-    for i, (m, n) in enumerate(zip(a, b)):
+    for i in reversed(range(ndim)):  # PyTorch reports the last mismatching dimension
+        m, n = a[i], b[i]
         if m != n and m != 1 and n != 1:
             raise RuntimeError(
                 f"The size of tensor a ({m}) must match the size of tensor b ({n}) at non-singleton dimension {i}"
             )
-        out.append(n if m == 1 else m)
-    return tuple(out)
+    return tuple(n if m == 1 else m for m, n in zip(a, b))
 
 
 def _operands(a: Tensor, b: Tensor | Number, op: str) -> tuple[Array, Any, np.dtype[Any]]:
@@ -61,11 +60,12 @@ def _promote(tensors: list[Tensor], numbers: list[Number]) -> _dtype.dtype:
     return _dtype.result_type(dims, zero_dims, [_dtype.scalar_dtype(n) for n in numbers])
 
 
-def _cast(out: Any, dt: np.dtype[Any]) -> Array:
-    array = as_array(out)
-    if array.dtype is dt:
-        return array
-    converted: Array = array.astype(dt)
+def _cast(out: Array, dt: np.dtype[Any]) -> Array:
+    """``out`` as ``dt`` (numpy may have widened it; a 0-d result may be a numpy scalar,
+    which ``plain``/``record`` turn into an array)."""
+    if out.dtype is dt:
+        return out
+    converted: Array = out.astype(dt)
     return converted
 
 
@@ -558,6 +558,10 @@ def where(condition: Tensor, input: Tensor | Number, other: Tensor | Number) -> 
     receive gradient (0 where not taken), so a NaN slope in the untaken branch still shows."""
     if condition._data.dtype.kind != "b":
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype {condition.dtype.name.capitalize()}")
+    shape = condition._data.shape
+    for t in (input, other):
+        if isinstance(t, Tensor):
+            shape = broadcast_shapes(shape, t._data.shape)
     tensors = [t for t in (input, other) if isinstance(t, Tensor)]
     numbers = [n for n in (input, other) if not isinstance(n, Tensor)]
     dt = _promote(tensors, numbers).numpy

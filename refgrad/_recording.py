@@ -56,8 +56,7 @@ def record(
     node._versions = tuple([t._vc[0] if isinstance(t, Tensor) else 0 for t in saved]) if saved else ()
     node._shape = data.shape
     node._dtype = data.dtype
-    node._hooks = None
-    node._retained = None
+    node._tensor_meta = None
     return result
 
 

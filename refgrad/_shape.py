@@ -247,7 +247,7 @@ class CatBackward0(Node):
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     tensors = tuple(tensors)
     if not tensors:
-        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
     first = tensors[0]._data
     for i, other in enumerate(tensors):
         if other._data.ndim == 0:
@@ -326,6 +326,8 @@ def split(input: Tensor, split_size: int | Sequence[int], dim: int = 0) -> tuple
 
 
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    if not isinstance(chunks, int):
+        raise TypeError(f"chunk(): argument 'chunks' (position 1) must be int, not {type(chunks).__name__}")
     if chunks <= 0:
         raise RuntimeError("chunk expects `chunks` to be greater than 0, got: " + str(chunks))
     size = input._data.shape[normalize_dim(dim, input._data.ndim)]
@@ -418,18 +420,28 @@ def _bounds_checked(index: int, size: int, dim: int) -> int:
     return index + size if index < 0 else index
 
 
-def select(input: Tensor, dim: int, index: int) -> Tensor:
+INDEX_0D = (
+    "invalid index of a 0-dim tensor. Use `tensor.item()` in Python or `tensor.item<T>()` in C++ to convert "
+    "a 0-dim tensor to a number"
+)
+
+
+def select(input: Tensor, dim: int, index: int, reported_dim: int | None = None) -> Tensor:
+    """``input`` at ``index`` along ``dim`` (errors name ``reported_dim``: the dimension of the
+    tensor the user indexed, when this select is one step of ``x[i, j]``)."""
     data = input._data
     if data.ndim == 0:
-        raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or `tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
+        raise IndexError(INDEX_0D)
     d = normalize_dim(dim, data.ndim)
-    key = (slice(None),) * d + (_bounds_checked(index, data.shape[d], d),)
+    key = (slice(None),) * d + (_bounds_checked(index, data.shape[d], d if reported_dim is None else reported_dim),)
     return _view(SelectBackward0(key, data.shape), data[key], input)
 
 
 def slice_dim(input: Tensor, dim: int, start: int | None, stop: int | None, step: int | None) -> Tensor:
     data = input._data
-    if step is not None and step <= 0:
+    if step == 0:
+        raise ValueError("slice step cannot be zero")
+    if step is not None and step < 0:
         raise ValueError("step must be greater than zero")
     d = normalize_dim(dim, data.ndim)
     begin, end, stride = slice(start, stop, step).indices(data.shape[d])
@@ -485,20 +497,25 @@ def getitem(x: Tensor, key: IndexKey) -> Tensor:
     if items == (Ellipsis,):
         return _view(AliasBackward0(), x._data, x)
     explicit = sum(1 for item in items if item is not None and item is not Ellipsis)
+    if explicit and x._data.ndim == 0:
+        raise IndexError(INDEX_0D)
     if explicit > x._data.ndim:
         raise IndexError(f"too many indices for tensor of dimension {x._data.ndim}")
-    result, dim = x, 0
+    result, dim, source_dim = x, 0, 0  # dim in the result so far; dim of x being indexed
     for item in items:
         if item is None:
             result = unsqueeze(result, dim)
             dim += 1
         elif isinstance(item, EllipsisType):
             dim += x._data.ndim - explicit
+            source_dim += x._data.ndim - explicit
         elif isinstance(item, slice):
             result = slice_dim(result, dim, item.start, item.stop, item.step)
             dim += 1
+            source_dim += 1
         elif isinstance(item, int):
-            result = select(result, dim, item)
+            result = select(result, dim, item, source_dim)
+            source_dim += 1
         else:
             raise IndexError(
                 "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are valid indices "

@@ -146,17 +146,20 @@ class Tensor:
     def requires_grad(self, flag: bool) -> None:
         if self._grad_fn is not None:
             raise RuntimeError(CHANGE_NONLEAF_FLAG if not flag else "you can only change requires_grad flags of leaf variables.")
-        if flag and self._data.dtype.kind != "f":
-            raise RuntimeError("only Tensors of floating point dtype can require gradients")
-        self._requires_grad = bool(flag)
+        self._set_leaf_requires_grad(flag, "only Tensors of floating point and complex dtype can require gradients")
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if self._grad_fn is not None:
             if not requires_grad:
                 raise RuntimeError(CHANGE_NONLEAF_FLAG)
             return self
-        self.requires_grad = requires_grad
+        self._set_leaf_requires_grad(requires_grad, "only Tensors of floating point dtype can require gradients")
         return self
+
+    def _set_leaf_requires_grad(self, flag: bool, not_float_message: str) -> None:
+        if flag and self._data.dtype.kind != "f":
+            raise RuntimeError(not_float_message)
+        self._requires_grad = bool(flag)
 
     @property
     def grad(self) -> Tensor | None:
@@ -189,7 +192,7 @@ class Tensor:
         if self._grad_fn is None or self._retains_grad:
             return
         self._retains_grad = True
-        self._grad_fn._retained = weakref.ref(self)
+        tensor_meta(self._grad_fn).retained = weakref.ref(self)
 
     @property
     def data(self) -> Tensor:
@@ -225,6 +228,8 @@ class Tensor:
         return self._data
 
     def __bool__(self) -> bool:
+        if self._data.size == 0:
+            raise RuntimeError("Boolean value of Tensor with no values is ambiguous")
         if self._data.size != 1:
             raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
         return bool(self._data.item())
@@ -635,3 +640,4 @@ class Tensor:
 
 from refgrad import _engine, _inplace, _linalg, _pointwise, _reduce, _shape  # noqa: E402  (they need Tensor defined)
 from refgrad._format import format_tensor  # noqa: E402
+from refgrad._node import tensor_meta  # noqa: E402

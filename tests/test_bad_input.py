@@ -1,0 +1,574 @@
+"""Bad input gets a clear error: never a wrong answer, never a traceback from deep inside.
+
+Every case runs on refgrad and on torch (the ``engine`` fixture) and pins the exception
+type and the exact message text, as torch 2.13 spells it (each text was checked on torch
+first). Where torch names its own types in the text (``torch.Size``), ``size_text`` gives
+the engine's spelling. ``x + "a"`` is the one case compared by exception type only: the
+two texts are not meant to agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+
+from helpers import raises_exactly, size_text
+
+TWICE = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you call "
+    ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
+    "graph a second time or if you need to access saved tensors after calling backward."
+)
+NOGRAD = "element 0 of tensors does not require grad and does not have a grad_fn"
+NOT_BROADCASTABLE_3_2 = "The size of tensor a (3) must match the size of tensor b (2) at non-singleton dimension 0"
+NOT_CONTIGUOUS = (
+    "view size is not compatible with input tensor's size and stride (at least one dimension spans "
+    "across two contiguous subspaces). Use .reshape(...) instead."
+)
+INT_REQUIRES_GRAD_FACTORY = "Only Tensors of floating point and complex dtype can require gradients"
+INT_REQUIRES_GRAD_METHOD = "only Tensors of floating point dtype can require gradients"
+NUMPY_REQUIRES_GRAD = "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
+NOT_ONE_ELEMENT = "only one element tensors can be converted to Python scalars"
+CLAMP_NO_BOUND = "torch.clamp: At least one of 'min' or 'max' must not be None"
+MAT_2x3_2x3 = "mat1 and mat2 shapes cannot be multiplied (2x3 and 2x3)"
+MV_2x3_2 = "size mismatch, got input (2), mat (2x3), vec (2)"
+
+
+def dim_range(low: int, high: int, got: int) -> str:
+    return f"Dimension out of range (expected to be in range of [{low}, {high}], but got {got})"
+
+
+#: One bad call: takes the engine module, must raise.
+Op = Callable[[ModuleType], Any]
+
+
+def cases(*rows: tuple[str, Op, str]) -> list[object]:
+    """``(id, op, message)`` rows as ``pytest.param(op, message, id=id)``."""
+    return [pytest.param(op, message, id=name) for name, op, message in rows]
+
+
+# ---------------------------------------------------------------------------
+# Elementwise ops on shapes that do not broadcast
+
+
+@pytest.mark.parametrize(
+    ("op", "message"),
+    cases(
+        ("add-operator", lambda e: e.ones(3) + e.ones(2), NOT_BROADCASTABLE_3_2),
+        ("add", lambda e: e.add(e.ones(3), e.ones(2)), NOT_BROADCASTABLE_3_2),
+        ("mul-operator", lambda e: e.ones(3) * e.ones(2), NOT_BROADCASTABLE_3_2),
+        ("mul", lambda e: e.mul(e.ones(3), e.ones(2)), NOT_BROADCASTABLE_3_2),
+        ("sub-operator", lambda e: e.ones(3) - e.ones(2), NOT_BROADCASTABLE_3_2),
+        ("sub", lambda e: e.sub(e.ones(3), e.ones(2)), NOT_BROADCASTABLE_3_2),
+        ("div-operator", lambda e: e.ones(3) / e.ones(2), NOT_BROADCASTABLE_3_2),
+        ("div", lambda e: e.div(e.ones(3), e.ones(2)), NOT_BROADCASTABLE_3_2),
+        ("maximum", lambda e: e.maximum(e.ones(3), e.ones(2)), NOT_BROADCASTABLE_3_2),
+        ("where-other", lambda e: e.where(e.ones(3) > 0, e.ones(3), e.ones(2)), NOT_BROADCASTABLE_3_2),
+        (
+            "where-condition",
+            lambda e: e.where(e.ones(2) > 0, e.ones(3), e.ones(3)),
+            "The size of tensor a (2) must match the size of tensor b (3) at non-singleton dimension 0",
+        ),
+        ("iadd", lambda e: e.ones(3).__iadd__(e.ones(2)), NOT_BROADCASTABLE_3_2),
+        # Sizes are compared from the last dimension: the first mismatch found is dimension 1.
+        (
+            "add-2d-last-dim-first",
+            lambda e: e.ones(2, 3) + e.ones(3, 2),
+            "The size of tensor a (3) must match the size of tensor b (2) at non-singleton dimension 1",
+        ),
+        # In place: the operands broadcast, but not to the shape of the tensor written into.
+        (
+            "add_-output-shape",
+            lambda e: e.ones(3).add_(e.ones(2, 3)),
+            "output with shape [3] doesn't match the broadcast shape [2, 3]",
+        ),
+    ),
+)
+def test_elementwise_shapes_that_do_not_broadcast(engine: ModuleType, op: Op, message: str) -> None:
+    with raises_exactly(RuntimeError, message):
+        op(engine)
+
+
+# ---------------------------------------------------------------------------
+# matmul / mm / mv / dot
+
+
+@pytest.mark.parametrize(
+    ("op", "message"),
+    cases(
+        ("matmul-operator", lambda e: e.ones(2, 3) @ e.ones(2, 3), MAT_2x3_2x3),
+        ("matmul", lambda e: e.matmul(e.ones(2, 3), e.ones(2, 3)), MAT_2x3_2x3),
+        (
+            "matmul-1d-2d",
+            lambda e: e.matmul(e.ones(2), e.ones(3, 4)),
+            "mat1 and mat2 shapes cannot be multiplied (1x2 and 3x4)",
+        ),
+        ("matmul-2d-1d", lambda e: e.matmul(e.ones(2, 3), e.ones(2)), MV_2x3_2),
+        (
+            "matmul-1d-1d",
+            lambda e: e.matmul(e.ones(3), e.ones(2)),
+            "inconsistent tensor size, expected tensor [3] and src [2] to have the same number of elements, "
+            "but got 3 and 2 elements respectively",
+        ),
+        (
+            "matmul-0d",
+            lambda e: e.matmul(e.tensor(1.0), e.ones(2)),
+            "both arguments to matmul need to be at least 1D, but they are 0D and 1D",
+        ),
+        # Batch dimensions (2,) and (3,) do not broadcast.
+        (
+            "matmul-batch",
+            lambda e: e.matmul(e.ones(2, 2, 3), e.ones(3, 2, 4)),
+            "The size of tensor a (2) must match the size of tensor b (3) at non-singleton dimension 0",
+        ),
+        ("mm", lambda e: e.mm(e.ones(2, 3), e.ones(2, 3)), MAT_2x3_2x3),
+        ("mm-self-1d", lambda e: e.mm(e.ones(3), e.ones(3, 2)), "self must be a matrix"),
+        ("mm-mat2-3d", lambda e: e.mm(e.ones(2, 3), e.ones(3, 2, 1)), "mat2 must be a matrix"),
+        ("mv", lambda e: e.mv(e.ones(2, 3), e.ones(2)), MV_2x3_2),
+        ("mv-vec-2d", lambda e: e.mv(e.ones(2, 3), e.ones(3, 1)), "vector + matrix @ vector expected, got 1, 2, 2"),
+        ("mv-mat-1d", lambda e: e.mv(e.ones(3), e.ones(3)), "vector + matrix @ vector expected, got 1, 1, 1"),
+        (
+            "dot",
+            lambda e: e.dot(e.ones(3), e.ones(2)),
+            "inconsistent tensor size, expected tensor [3] and src [2] to have the same number of elements, "
+            "but got 3 and 2 elements respectively",
+        ),
+        ("dot-2d", lambda e: e.dot(e.ones(3, 1), e.ones(3)), "1D tensors expected, but got 2D and 1D tensors"),
+        ("dot-0d", lambda e: e.dot(e.tensor(1.0), e.tensor(1.0)), "1D tensors expected, but got 0D and 0D tensors"),
+    ),
+)
+def test_matrix_product_shape_mismatch(engine: ModuleType, op: Op, message: str) -> None:
+    with raises_exactly(RuntimeError, message):
+        op(engine)
+
+
+# ---------------------------------------------------------------------------
+# view / reshape / expand
+
+
+@pytest.mark.parametrize(
+    ("op", "message"),
+    cases(
+        ("view-numel", lambda e: e.ones(2, 3).view(4), "shape '[4]' is invalid for input of size 6"),
+        ("view-two-inferred", lambda e: e.ones(2, 3).view(-1, -1), "only one dimension can be inferred"),
+        ("view-transposed", lambda e: e.ones(2, 3).t().view(6), NOT_CONTIGUOUS),
+        ("view-transposed-inferred", lambda e: e.arange(6.0).reshape(2, 3).t().view(-1), NOT_CONTIGUOUS),
+        ("view-expanded", lambda e: e.ones(3).expand(2, 3).view(6), NOT_CONTIGUOUS),
+        ("reshape-numel", lambda e: e.ones(2, 3).reshape(4), "shape '[4]' is invalid for input of size 6"),
+        ("reshape-inferred", lambda e: e.ones(2, 3).reshape(4, -1), "shape '[4, -1]' is invalid for input of size 6"),
+        ("reshape-function", lambda e: e.reshape(e.ones(2, 3), (5,)), "shape '[5]' is invalid for input of size 6"),
+        ("reshape-two-inferred", lambda e: e.ones(2, 3).reshape(-1, -1), "only one dimension can be inferred"),
+        (
+            "expand",
+            lambda e: e.ones(3).expand(2, 4),
+            "The expanded size of the tensor (4) must match the existing size (3) at non-singleton dimension 1.  "
+            "Target sizes: [2, 4].  Tensor sizes: [3]",
+        ),
+        (
+            "expand-non-singleton",
+            lambda e: e.ones(2, 3).expand(4, 3),
+            "The expanded size of the tensor (4) must match the existing size (2) at non-singleton dimension 0.  "
+            "Target sizes: [4, 3].  Tensor sizes: [2, 3]",
+        ),
+        (
+            "expand-too-few-sizes",
+            lambda e: e.ones(2, 3).expand(3),
+            "expand(torch.FloatTensor{[2, 3]}, size=[3]): the number of sizes provided (1) must be greater or "
+            "equal to the number of dimensions in the tensor (2)",
+        ),
+        (
+            "broadcast_to",
+            lambda e: e.broadcast_to(e.ones(3), (2, 4)),
+            "The expanded size of the tensor (4) must match the existing size (3) at non-singleton dimension 1.  "
+            "Target sizes: [2, 4].  Tensor sizes: [3]",
+        ),
+        ("t-3d", lambda e: e.ones(2, 3, 4).t(), "t() expects a tensor with <= 2 dimensions, but self is 3D"),
+    ),
+)
+def test_view_reshape_expand(engine: ModuleType, op: Op, message: str) -> None:
+    with raises_exactly(RuntimeError, message):
+        op(engine)
+
+
+# ---------------------------------------------------------------------------
+# cat / stack / split / chunk
+
+
+@pytest.mark.parametrize(
+    ("op", "message"),
+    cases(
+        (
+            "cat-ndim",
+            lambda e: e.cat([e.ones(2, 3), e.ones(3)]),
+            "Tensors must have same number of dimensions: got 2 and 1",
+        ),
+        (
+            "cat-sizes",
+            lambda e: e.cat([e.ones(2, 3), e.ones(2, 4)]),
+            "Sizes of tensors must match except in dimension 0. "
+            "Expected size 3 but got size 4 for tensor number 1 in the list.",
+        ),
+        (
+            "cat-sizes-dim1",
+            lambda e: e.cat([e.ones(2, 3), e.ones(3, 3)], dim=1),
+            "Sizes of tensors must match except in dimension 1. "
+            "Expected size 2 but got size 3 for tensor number 1 in the list.",
+        ),
+        (
+            "cat-0d",
+            lambda e: e.cat([e.tensor(1.0), e.tensor(2.0)]),
+            "zero-dimensional tensor (at position 0) cannot be concatenated",
+        ),
+        (
+            "cat-0d-second",
+            lambda e: e.cat([e.ones(2), e.tensor(2.0)]),
+            "zero-dimensional tensor (at position 1) cannot be concatenated",
+        ),
+        (
+            "stack-1d",
+            lambda e: e.stack([e.ones(3), e.ones(2)]),
+            "stack expects each tensor to be equal size, but got [3] at entry 0 and [2] at entry 1",
+        ),
+        (
+            "stack-2d",
+            lambda e: e.stack([e.ones(2, 3), e.ones(3, 2)]),
+            "stack expects each tensor to be equal size, but got [2, 3] at entry 0 and [3, 2] at entry 1",
+        ),
+        ("stack-empty", lambda e: e.stack([]), "stack expects a non-empty TensorList"),
+        (
+            "split-short",
+            lambda e: e.ones(5).split([2, 2]),
+            "split_with_sizes expects split_sizes to sum exactly to 5 (input tensor's size at dimension 0), "
+            "but got split_sizes=[2, 2]",
+        ),
+        (
+            "split-long",
+            lambda e: e.split(e.ones(5), [2, 4]),
+            "split_with_sizes expects split_sizes to sum exactly to 5 (input tensor's size at dimension 0), "
+            "but got split_sizes=[2, 4]",
+        ),
+        (
+            "split-dim1",
+            lambda e: e.ones(3, 5).split([2, 2], dim=1),
+            "split_with_sizes expects split_sizes to sum exactly to 5 (input tensor's size at dimension 1), "
+            "but got split_sizes=[2, 2]",
+        ),
+        (
+            "split-size-0",
+            lambda e: e.ones(5).split(0),
+            "split_size can only be 0 if dimension size is 0, but got dimension size of 5",
+        ),
+        ("chunk-0", lambda e: e.ones(2).chunk(0), "chunk expects `chunks` to be greater than 0, got: 0"),
+        ("chunk-0-function", lambda e: e.chunk(e.ones(2), 0), "chunk expects `chunks` to be greater than 0, got: 0"),
+        ("chunk-negative", lambda e: e.ones(2).chunk(-1), "chunk expects `chunks` to be greater than 0, got: -1"),
+    ),
+)
+def test_cat_stack_split_chunk(engine: ModuleType, op: Op, message: str) -> None:
+    with raises_exactly(RuntimeError, message):
+        op(engine)
+
+
+@pytest.mark.parametrize("tensors", [pytest.param([], id="list"), pytest.param((), id="tuple")])
+def test_cat_of_nothing(engine: ModuleType, tensors: list[object] | tuple[()]) -> None:
+    with raises_exactly(ValueError, "torch.cat(): expected a non-empty list of Tensors"):
+        engine.cat(tensors)
+
+
+def test_cat_dim_out_of_range(engine: ModuleType) -> None:
+    with raises_exactly(IndexError, dim_range(-1, 0, 1)):
+        engine.cat([engine.ones(2), engine.ones(2)], dim=1)
+
+
+# ---------------------------------------------------------------------------
+# Indexing
+
+
+@pytest.mark.parametrize(
+    ("op", "message"),
+    cases(
+        ("int", lambda e: e.ones(3)[3], "index 3 is out of bounds for dimension 0 with size 3"),
+        ("int-negative", lambda e: e.ones(3)[-4], "index -4 is out of bounds for dimension 0 with size 3"),
+        ("int-second-dim", lambda e: e.ones(2, 3)[0, 5], "index 5 is out of bounds for dimension 1 with size 3"),
+        ("list", lambda e: e.ones(3)[[0, 3]], "index 3 is out of bounds for dimension 0 with size 3"),
+        ("list-negative", lambda e: e.ones(3)[[0, -4]], "index -4 is out of bounds for dimension 0 with size 3"),
+        ("tensor", lambda e: e.ones(3)[e.tensor([0, 3])], "index 3 is out of bounds for dimension 0 with size 3"),
+        (
+            "mask-short",
+            lambda e: e.ones(3)[e.tensor([True, False])],
+            "The shape of the mask [2] at index 0 does not match the shape of the indexed tensor [3] at index 0",
+        ),
+        (
+            "mask-long",
+            lambda e: e.ones(3)[e.tensor([True, False, True, True])],
+            "The shape of the mask [4] at index 0 does not match the shape of the indexed tensor [3] at index 0",
+        ),
+        (
+            "mask-2d",
+            lambda e: e.ones(2, 3)[e.tensor([[True, False], [True, True]])],
+            "The shape of the mask [2, 2] at index 1 does not match the shape of the indexed tensor [2, 3] at index 1",
+        ),
+        ("too-many-indices", lambda e: e.ones(3)[0, 0], "too many indices for tensor of dimension 1"),
+        (
+            "index-0d",
+            lambda e: e.tensor(1.0)[0],
+            "invalid index of a 0-dim tensor. Use `tensor.item()` in Python or `tensor.item<T>()` in C++ "
+            "to convert a 0-dim tensor to a number",
+        ),
+    ),
+)
+def test_index_errors(engine: ModuleType, op: Op, message: str) -> None:
+    with raises_exactly(IndexError, message):
+        op(engine)
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        pytest.param(lambda e: e.ones(3)[::-1], id="1d"),
+        pytest.param(lambda e: e.ones(2, 3)[:, ::-1], id="2d"),
+    ],
+)
+def test_negative_slice_step(engine: ModuleType, op: Op) -> None:
+    with raises_exactly(ValueError, "step must be greater than zero"):
+        op(engine)
+
+
+# ---------------------------------------------------------------------------
+# Dimension out of range
+
+
+@pytest.mark.parametrize(
+    ("op", "message"),
+    cases(
+        ("sum", lambda e: e.ones(2, 3).sum(2), dim_range(-2, 1, 2)),
+        ("sum-negative", lambda e: e.ones(2, 3).sum(-3), dim_range(-2, 1, -3)),
+        ("sum-function", lambda e: e.sum(e.ones(2, 3), dim=2), dim_range(-2, 1, 2)),
+        ("sum-0d", lambda e: e.tensor(1.0).sum(1), dim_range(-1, 0, 1)),
+        ("softmax", lambda e: e.ones(2, 3).softmax(2), dim_range(-2, 1, 2)),
+        ("softmax-function", lambda e: e.softmax(e.ones(2, 3), dim=2), dim_range(-2, 1, 2)),
+        ("transpose", lambda e: e.ones(2, 3).transpose(0, 2), dim_range(-2, 1, 2)),
+        ("transpose-negative", lambda e: e.ones(2, 3).transpose(-3, 0), dim_range(-2, 1, -3)),
+        # unsqueeze may insert after the last dimension: the range is one wider.
+        ("unsqueeze", lambda e: e.ones(2, 3).unsqueeze(3), dim_range(-3, 2, 3)),
+        ("unsqueeze-negative", lambda e: e.ones(2, 3).unsqueeze(-4), dim_range(-3, 2, -4)),
+    ),
+)
+def test_dimension_out_of_range(engine: ModuleType, op: Op, message: str) -> None:
+    with raises_exactly(IndexError, message):
+        op(engine)
+
+
+# ---------------------------------------------------------------------------
+# Python protocols on tensors of the wrong size
+
+
+def test_len_of_0d(engine: ModuleType) -> None:
+    with raises_exactly(TypeError, "len() of a 0-d tensor"):
+        len(engine.tensor(1.0))
+
+
+def test_iteration_over_0d(engine: ModuleType) -> None:
+    with raises_exactly(TypeError, "iteration over a 0-d tensor"):
+        iter(engine.tensor(1.0))
+    with raises_exactly(TypeError, "iteration over a 0-d tensor"):
+        for _ in engine.tensor(1.0):
+            pass
+
+
+@pytest.mark.parametrize("n", [2, 0])
+def test_item_of_not_one_element(engine: ModuleType, n: int) -> None:
+    with raises_exactly(RuntimeError, f"a Tensor with {n} elements cannot be converted to Scalar"):
+        engine.ones(n).item()
+
+
+def test_bool_of_many_elements(engine: ModuleType) -> None:
+    with raises_exactly(RuntimeError, "Boolean value of Tensor with more than one value is ambiguous"):
+        bool(engine.ones(2))
+    with raises_exactly(RuntimeError, "Boolean value of Tensor with more than one value is ambiguous"):
+        if engine.ones(2) > 0:
+            pass
+
+
+def test_bool_of_no_elements(engine: ModuleType) -> None:
+    with raises_exactly(RuntimeError, "Boolean value of Tensor with no values is ambiguous"):
+        bool(engine.ones(0))
+
+
+@pytest.mark.parametrize("convert", [float, int], ids=["float", "int"])
+@pytest.mark.parametrize("n", [2, 0])
+def test_number_of_not_one_element(engine: ModuleType, convert: Callable[[object], object], n: int) -> None:
+    with raises_exactly(ValueError, NOT_ONE_ELEMENT):
+        convert(engine.ones(n))
+
+
+# ---------------------------------------------------------------------------
+# requires_grad on integer tensors, numpy() of a tensor that requires grad
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        pytest.param(lambda e: e.tensor([1, 2], requires_grad=True), id="tensor-int64"),
+        pytest.param(lambda e: e.tensor([1], dtype=e.int32, requires_grad=True), id="tensor-int32"),
+        pytest.param(lambda e: e.tensor([True], requires_grad=True), id="tensor-bool"),
+        pytest.param(lambda e: e.arange(3, requires_grad=True), id="arange"),
+        pytest.param(lambda e: e.zeros(3, dtype=e.int64, requires_grad=True), id="zeros"),
+        pytest.param(lambda e: e.ones(2, dtype=e.int64, requires_grad=True), id="ones"),
+    ],
+)
+def test_integer_factory_requires_grad(engine: ModuleType, op: Op) -> None:
+    with raises_exactly(RuntimeError, INT_REQUIRES_GRAD_FACTORY):
+        op(engine)
+
+
+@pytest.mark.parametrize("values", [pytest.param([1, 2], id="int64"), pytest.param([True], id="bool")])
+def test_integer_requires_grad_(engine: ModuleType, values: list[int] | list[bool]) -> None:
+    t = engine.tensor(values)
+    with raises_exactly(RuntimeError, INT_REQUIRES_GRAD_METHOD):
+        t.requires_grad_()
+    assert t.requires_grad is False
+    t.requires_grad_(False)  # asking for no grad is fine
+
+
+def test_integer_requires_grad_attribute(engine: ModuleType) -> None:
+    t = engine.tensor([1, 2])
+    with raises_exactly(RuntimeError, "only Tensors of floating point and complex dtype can require gradients"):
+        t.requires_grad = True
+    assert t.requires_grad is False
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        pytest.param(lambda e: e.ones(2, requires_grad=True), id="leaf"),
+        pytest.param(lambda e: e.ones(2, requires_grad=True) * 2, id="non-leaf"),
+    ],
+)
+def test_numpy_of_tensor_that_requires_grad(engine: ModuleType, op: Op) -> None:
+    t = op(engine)
+    with raises_exactly(RuntimeError, NUMPY_REQUIRES_GRAD):
+        t.numpy()
+
+
+# ---------------------------------------------------------------------------
+# backward
+
+
+def test_backward_of_non_scalar_without_gradient(engine: ModuleType) -> None:
+    y = engine.ones(2, requires_grad=True) * 2
+    with raises_exactly(RuntimeError, "grad can be implicitly created only for scalar outputs"):
+        y.backward()
+
+
+def test_backward_gradient_of_wrong_shape(engine: ModuleType) -> None:
+    y = engine.ones(2, requires_grad=True) * 2
+    with raises_exactly(
+        RuntimeError,
+        f"Mismatch in shape: grad_output[0] has a shape of {size_text(engine, [3])} and output[0] "
+        f"has a shape of {size_text(engine, [2])}.",
+    ):
+        y.backward(engine.ones(3))
+
+
+def test_backward_gradient_of_wrong_shape_scalar_output(engine: ModuleType) -> None:
+    y = (engine.ones(2, requires_grad=True) * 2).sum()
+    with raises_exactly(
+        RuntimeError,
+        f"Mismatch in shape: grad_output[0] has a shape of {size_text(engine, [2])} and output[0] "
+        f"has a shape of {size_text(engine, [])}.",
+    ):
+        y.backward(engine.ones(2))
+
+
+@pytest.mark.parametrize(
+    ("gradient", "type_name"),
+    [
+        pytest.param([1.0, 1.0], "float", id="list"),
+        pytest.param(np.ones(2), "float64", id="ndarray"),
+    ],
+)
+def test_backward_gradient_not_a_tensor(engine: ModuleType, gradient: object, type_name: str) -> None:
+    x = engine.ones(2, requires_grad=True)
+    y = x * 2
+    with raises_exactly(TypeError, f"gradients can be either Tensors or None, but got {type_name}"):
+        y.backward(gradient)
+    assert x.grad is None
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [
+        pytest.param(lambda x: (x * x).sum(), id="mul"),
+        pytest.param(lambda x: x.exp().sum(), id="exp"),
+    ],
+)
+def test_backward_twice(engine: ModuleType, loss: Callable[[Any], Any]) -> None:
+    x = engine.ones(2, requires_grad=True)
+    y = loss(x)
+    y.backward()
+    with raises_exactly(RuntimeError, TWICE):
+        y.backward()
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        pytest.param(lambda e: e.ones(2).sum(), id="result-of-op"),
+        pytest.param(lambda e: e.tensor(1.0), id="leaf"),
+    ],
+)
+def test_backward_on_tensor_that_does_not_require_grad(engine: ModuleType, op: Op) -> None:
+    with raises_exactly(RuntimeError, NOGRAD):
+        op(engine).backward()
+
+
+# ---------------------------------------------------------------------------
+# Wrong argument kinds and dtypes
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        pytest.param(lambda e: e.ones(2) + "a", id="tensor-plus-str"),
+        pytest.param(lambda e: "a" + e.ones(2), id="str-plus-tensor"),
+        pytest.param(lambda e: e.ones(2) + None, id="tensor-plus-None"),
+    ],
+)
+def test_arithmetic_with_a_non_number(engine: ModuleType, op: Op) -> None:
+    # Exception type only: torch's text comes from Python's operator fallback.
+    with pytest.raises(TypeError):
+        op(engine)
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        pytest.param(lambda e: e.tensor([1, 2]).mean(), id="method"),
+        pytest.param(lambda e: e.mean(e.tensor([1, 2])), id="function"),
+        pytest.param(lambda e: e.tensor([[1, 2]]).mean(0), id="dim"),
+    ],
+)
+def test_mean_of_integer_tensor(engine: ModuleType, op: Op) -> None:
+    with raises_exactly(
+        RuntimeError,
+        "mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: Long",
+    ):
+        op(engine)
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        pytest.param(lambda e: e.ones(2).clamp(), id="method"),
+        pytest.param(lambda e: e.clamp(e.ones(2)), id="function"),
+        pytest.param(lambda e: e.clamp(e.ones(2), None, None), id="explicit-None"),
+    ],
+)
+def test_clamp_with_neither_bound(engine: ModuleType, op: Op) -> None:
+    with raises_exactly(RuntimeError, CLAMP_NO_BOUND):
+        op(engine)
