@@ -59,23 +59,23 @@ def apply(t: Tensor, op: Callable[[Tensor, Tensor | Number], Tensor], other: Ten
 
 def fill(t: Tensor, value: Number) -> Tensor:
     check_inplace(t)
-    _write(t, np.asarray(value))
     _refuse_recorded_overwrite(t)
+    _write(t, np.asarray(value))
     return t
 
 
 def copy(t: Tensor, src: Tensor) -> Tensor:
     check_inplace(t)
+    _refuse_recorded_overwrite(t)
     if src._requires_grad and _grad_mode._state.grad_enabled:
         raise RuntimeError("refgrad does not support recorded copy_ from a tensor that requires grad yet")
     _write(t, np.broadcast_to(src._data, t._data.shape))
-    _refuse_recorded_overwrite(t)
     return t
 
 
 def _refuse_recorded_overwrite(t: Tensor) -> None:
     """Overwriting a recorded tensor with constants is not supported yet (it would need a FillBackward node)."""
-    if t._grad_fn is not None and _grad_mode._state.grad_enabled:
+    if (t._grad_fn is not None or (t._base is not None and t._base._requires_grad)) and _grad_mode._state.grad_enabled:
         raise RuntimeError("refgrad does not support recorded fill_/zero_/copy_ on tensors that require grad yet")
 
 
