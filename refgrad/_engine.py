@@ -162,7 +162,7 @@ def _apply(node: Node, grad: Tensor | None, keep_graph: bool) -> tuple[Tensor | 
     saved = node._saved
     grads_in = node.vjp(grad, *(node.unpack_saved() if saved or saved is None else ()))
     if saved and not keep_graph:
-        node._saved = None
+        node.release_saved()
     if len(grads_in) != edges:
         raise RuntimeError(
             f"function {node.name()} returned an incorrect number of gradients (expected {edges}, got {len(grads_in)})"

@@ -37,7 +37,7 @@ class Node:
     """One recorded operation: edges to the nodes of its inputs, what its rule saved, and the
     shape and dtype of its output (what the gradient flowing into it must have)."""
 
-    __slots__ = ("_next", "_saved", "_versions", "_shape", "_dtype", "_tensor_meta", "__weakref__")
+    __slots__ = ("_next", "_saved", "_saved_versions", "_shape", "_dtype", "_tensor_meta", "__weakref__")
 
     vjp: Callable[..., Grads]
     saves_result: ClassVar[bool] = False
@@ -45,7 +45,8 @@ class Node:
 
     _next: tuple[Node | None, ...]
     _saved: tuple[Tensor | float | None, ...] | None
-    _versions: tuple[int, ...]
+    _saved_versions: tuple[tuple[Tensor, int], ...]
+    """Each saved tensor with its version when saved (checked before the rule runs)."""
     _shape: tuple[int, ...]
     _dtype: np.dtype[Any]
     _tensor_meta: TensorMeta | None
@@ -63,14 +64,18 @@ class Node:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} object at {id(self):#x}>"
 
+    def needs(self, i: int) -> bool:
+        """Whether input ``i`` wants a gradient (rules skip the work for those that do not)."""
+        return self._next[i] is not None
+
     def unpack_saved(self) -> tuple[Tensor | float | None, ...]:
         """What the rule saved (tensors checked against their versions; Python numbers as
         they are); TWICE once it was freed."""
         saved = self._saved
         if saved is None:
             raise RuntimeError(TWICE)
-        for tensor, version in zip(saved, self._versions):
-            if isinstance(tensor, _tensor.Tensor) and tensor._vc[0] != version:
+        for tensor, version in self._saved_versions:
+            if tensor._vc[0] != version:
                 creator = self if self.saves_result and tensor is saved[-1] else tensor._grad_fn
                 raise RuntimeError(_modified_message(tensor, version, self, creator))
         if self.saves_result and _grad_mode.is_grad_enabled():
@@ -82,6 +87,7 @@ class Node:
         """Free what the rule saved (after backward without retain_graph)."""
         if self._saved:
             self._saved = None
+            self._saved_versions = ()
 
 
 class TensorMeta:
@@ -110,7 +116,7 @@ class AccumulateGrad(Node):
         self.variable = variable
         self._next = ()
         self._saved = ()
-        self._versions = ()
+        self._saved_versions = ()
         self._shape = variable._data.shape
         self._dtype = variable._data.dtype
         self._tensor_meta = None

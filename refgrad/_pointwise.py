@@ -105,7 +105,7 @@ class SubBackward0(Node):
     __slots__ = ()
 
     def vjp(self, grad: Tensor) -> Grads:
-        return (grad, -grad)
+        return (grad, -grad if self.needs(1) else None)
 
 
 def sub(input: Tensor, other: Tensor | Number) -> Tensor:
@@ -202,8 +202,8 @@ class PowBackward1(Node):
 
     def vjp(self, grad: Tensor, input: Tensor, exponent: Tensor, result: Tensor) -> Grads:
         # d a^b / da = b a^(b-1) (0 where b = 0);  d a^b / db = a^b log a (0 where a = 0, b >= 0)
-        grad_input = where(exponent == 0, 0.0, grad * exponent * input ** (exponent - 1))
-        grad_exponent = grad * where((input == 0) & (exponent >= 0), 0.0, result * log(input))
+        grad_input = where(exponent == 0, 0.0, grad * exponent * input ** (exponent - 1)) if self.needs(0) else None
+        grad_exponent = grad * where((input == 0) & (exponent >= 0), 0.0, result * log(input)) if self.needs(1) else None
         return (grad_input, grad_exponent)
 
 
@@ -515,14 +515,20 @@ class MaximumBackward0(Node):
 
     def vjp(self, grad: Tensor, input: Tensor, other: Tensor) -> Grads:
         # the larger operand takes the gradient; a tie splits it evenly
-        return (_tie_split(grad, input, other), _tie_split(grad, other, input))
+        return (
+            _tie_split(grad, input, other) if self.needs(0) else None,
+            _tie_split(grad, other, input) if self.needs(1) else None,
+        )
 
 
 class MinimumBackward0(Node):
     __slots__ = ()
 
     def vjp(self, grad: Tensor, input: Tensor, other: Tensor) -> Grads:
-        return (_tie_split(grad, other, input), _tie_split(grad, input, other))
+        return (
+            _tie_split(grad, other, input) if self.needs(0) else None,
+            _tie_split(grad, input, other) if self.needs(1) else None,
+        )
 
 
 def _tie_split(grad: Tensor, winner: Tensor, loser: Tensor) -> Tensor:
@@ -550,7 +556,10 @@ class WhereBackward0(Node):
     __slots__ = ()
 
     def vjp(self, grad: Tensor, condition: Tensor) -> Grads:
-        return (where(condition, grad, 0.0), where(condition, 0.0, grad))
+        return (
+            where(condition, grad, 0.0) if self.needs(0) else None,
+            where(condition, 0.0, grad) if self.needs(1) else None,
+        )
 
 
 def where(condition: Tensor, input: Tensor | Number, other: Tensor | Number) -> Tensor:

@@ -46,14 +46,22 @@ def record(
     its base's version counter."""
     if type(data) is not np.ndarray:
         data = np.asarray(data)
-    node._next = tuple([None if t is None or not t._requires_grad else t._grad_fn or grad_accumulator(t) for t in inputs])
+    # Plain loops, not comprehensions: this runs once per recorded op (per-op overhead is a goal).
+    nexts: list[Node | None] = []
+    for t in inputs:
+        nexts.append(None if t is None or not t._requires_grad else t._grad_fn or grad_accumulator(t))
+    node._next = tuple(nexts)
     result = Tensor._make(data, node, None if view_of is None else view_of._vc)
     if view_of is not None:
         result._base = view_of if view_of._base is None else view_of._base
     if node.saves_result:
         saved = saved + (Tensor._make(data, None, result._vc),)
     node._saved = saved
-    node._versions = tuple([t._vc[0] if isinstance(t, Tensor) else 0 for t in saved]) if saved else ()
+    versions: list[tuple[Tensor, int]] = []
+    for value in saved:
+        if type(value) is Tensor:
+            versions.append((value, value._vc[0]))
+    node._saved_versions = tuple(versions)
     node._shape = data.shape
     node._dtype = data.dtype
     node._tensor_meta = None

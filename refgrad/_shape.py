@@ -241,7 +241,10 @@ class CatBackward0(Node):
 
     def vjp(self, grad: Tensor) -> Grads:
         starts = np.cumsum((0,) + self.sizes)
-        return tuple(slice_dim(grad, self.dim, int(a), int(b), 1) for a, b in zip(starts[:-1], starts[1:]))
+        return tuple(
+            slice_dim(grad, self.dim, int(a), int(b), 1) if self.needs(i) else None
+            for i, (a, b) in enumerate(zip(starts[:-1], starts[1:]))
+        )
 
 
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
@@ -281,7 +284,7 @@ class StackBackward0(Node):
         self.count = count
 
     def vjp(self, grad: Tensor) -> Grads:
-        return tuple(select(grad, self.dim, i) for i in range(self.count))
+        return tuple(select(grad, self.dim, i) if self.needs(i) else None for i in range(self.count))
 
 
 def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
