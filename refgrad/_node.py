@@ -136,7 +136,11 @@ def edge(t: Tensor | None) -> Node | None:
     """Where the gradient of input ``t`` goes: its grad_fn, its leaf's accumulator, or nowhere."""
     if t is None or not t._requires_grad:
         return None
-    return t._grad_fn or grad_accumulator(t)
+    if t._grad_fn is not None:
+        return t._grad_fn
+    # A view made under no_grad of a tensor that requires grad: PyTorch gives it no
+    # accumulator, so gradients reach neither it nor its base.
+    return None if t._base is not None else grad_accumulator(t)
 
 
 _BACKWARD_SUFFIX = re.compile(r"Backward\d*$")

@@ -8,7 +8,7 @@ import numpy as np
 
 from refgrad import _grad_mode
 from refgrad._dtype import Array
-from refgrad._node import Node, grad_accumulator
+from refgrad._node import Node, edge
 from refgrad._tensor import Tensor
 
 _state = _grad_mode._state
@@ -49,7 +49,7 @@ def record(
     # Plain loops, not comprehensions: this runs once per recorded op (per-op overhead is a goal).
     nexts: list[Node | None] = []
     for t in inputs:
-        nexts.append(None if t is None or not t._requires_grad else t._grad_fn or grad_accumulator(t))
+        nexts.append(edge(t) if t is not None and t._requires_grad else None)
     node._next = tuple(nexts)
     result = Tensor._make(data, node, None if view_of is None else view_of._vc)
     if view_of is not None:
@@ -69,7 +69,9 @@ def record(
 
 
 def view(data: Array, base: Tensor) -> Tensor:
-    """An unrecorded view: shares the base's version counter."""
+    """An unrecorded view: shares the base's version counter. Like PyTorch, a view made under
+    no_grad of a tensor that requires grad requires grad too, but gradients stop there."""
     result = Tensor._make(as_array(data), None, base._vc)
     result._base = base if base._base is None else base._base
+    result._requires_grad = base._requires_grad
     return result

@@ -411,3 +411,24 @@ def test_optimizer_step_pattern(engine: ModuleType) -> None:
     w.grad = None
     (w * w).sum().backward()
     np.testing.assert_allclose(as_array(w.grad), [1.6, 3.2, 4.8], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "make_view",
+    [lambda x: x[0], lambda x: x[1:], lambda x: x.view(3, 1), lambda x: x.unsqueeze(0), lambda x: x.expand(2, 3)],
+    ids=["select", "slice", "view", "unsqueeze", "expand"],
+)
+def test_view_made_under_no_grad_requires_grad_as_a_new_leaf(engine: ModuleType, make_view: Any) -> None:
+    """A view of a tensor that requires grad keeps requires_grad under no_grad, but has no
+    history and no accumulator: ops on it record no edge to it, and gradients reach neither
+    the view nor its base."""
+    x = engine.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    with engine.no_grad():
+        v = make_view(x)
+    assert (v.requires_grad, v.is_leaf, v.grad_fn) == (True, True, None)
+    w = v * 2
+    assert w.requires_grad
+    assert [node for node, _ in w.grad_fn.next_functions] == [None, None]
+    w.sum().backward()
+    assert x.grad is None
+    assert v.grad is None

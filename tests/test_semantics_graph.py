@@ -430,3 +430,37 @@ def test_grad_is_none_after_to_trap(engine: ModuleType) -> None:
     (w * 3.0).sum().backward()
     with pytest.warns(UserWarning, match="^" + re.escape(NONLEAF_PREFIX)):
         assert w.grad is None
+
+
+# --- Deliberate deviations (strict xfail on refgrad, must pass on torch) -----------------------
+
+
+@pytest.mark.deviation(
+    "refgrad records each piece of split/chunk as its own SliceBackward0 view (nodes have one "
+    "output each); PyTorch records one SplitBackward0 node with several outputs"
+)
+def test_split_pieces_come_from_one_split_node(engine: ModuleType) -> None:
+    x = engine.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    first, second = x.split(2)
+    assert first.grad_fn.name() == "SplitBackward0"
+    assert first.grad_fn is second.grad_fn
+
+
+@pytest.mark.deviation("refgrad records 1-D @ 2-D as unsqueeze, mm, squeeze(dim): SqueezeBackward1, not SqueezeBackward4")
+def test_vector_matrix_product_node_name(engine: ModuleType) -> None:
+    v = engine.tensor([1.0, 2.0], requires_grad=True)
+    m = engine.ones(2, 3, requires_grad=True)
+    assert (v @ m).grad_fn.name() == "SqueezeBackward4"
+
+
+@pytest.mark.deviation("refgrad folds batched @ 2-D into mm and reshape (ViewBackward0); PyTorch names it UnsafeViewBackward0")
+def test_batched_matrix_product_node_name(engine: ModuleType) -> None:
+    a = engine.ones(2, 2, 3, requires_grad=True)
+    m = engine.ones(3, 4, requires_grad=True)
+    assert (a @ m).grad_fn.name() == "UnsafeViewBackward0"
+
+
+@pytest.mark.deviation("AccumulateGrad.name() is the class name in refgrad; PyTorch returns its C++ qualified name")
+def test_accumulate_grad_name(engine: ModuleType) -> None:
+    x = engine.tensor([1.0], requires_grad=True)
+    assert (x * 2).grad_fn.next_functions[0][0].name() == "torch::autograd::AccumulateGrad"
