@@ -12,11 +12,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from refgrad import _dtype, _grad_mode
-from refgrad._node import AccumulateGrad, Node, edge
+from refgrad._node import AccumulateGrad, MultiOutputNode, Node, edge
 from refgrad._pointwise import clone, to
 from refgrad._shape import is_expandable_to, sum_to
 from refgrad._tensor import Tensor
@@ -74,25 +75,24 @@ def run_backward(
         raise RuntimeError(f"got {len(outputs)} tensors and {len(grad_outputs)} gradients")
     keep_graph = create_graph if retain_graph is None else retain_graph
     roots: list[Node] = []
-    buffers: dict[Node, Tensor] = {}
+    buffers: dict[Node, Any] = {}  # the summed gradient of each node (a list for multi-output nodes)
     for i, (out, seed) in enumerate(zip(outputs, seeds)):
         root = edge(out)
         if root is None or seed is None:
             raise RuntimeError(NOGRAD.format(i))
         roots.append(root)
-        seed = _conform(seed, root, "", i)
-        buffers[root] = seed if root not in buffers else buffers[root] + seed
+        _add_gradient(buffers, root, out._output_nr, seed, "", i)
 
-    # Where gradients are wanted: a leaf's accumulator, or the grad_fn of a non-leaf input.
-    targets: dict[Node, Tensor] | None = None
+    # Where gradients are wanted: a leaf's accumulator, or an output of a non-leaf's grad_fn.
+    targets: dict[tuple[Node, int], list[int]] | None = None
     if inputs is not None:
         targets = {}
-        for t in inputs:
+        for position, t in enumerate(inputs):
             node = edge(t)
             if node is None:
                 raise RuntimeError("One of the differentiated Tensors does not require grad")
-            targets[node] = t
-    captured: dict[Node, Tensor] = {}
+            targets.setdefault((node, t._output_nr), []).append(position)
+    captured: list[Tensor | None] = [None] * (len(inputs) if inputs is not None else 0)
 
     dependencies = _count_dependencies(roots)
     ready = [root for root in dict.fromkeys(roots) if root not in dependencies]
@@ -102,37 +102,97 @@ def run_backward(
         while ready:
             node = ready.pop()
             grad = buffers.pop(node, None)
-            if grad is not None and (targets is not None or node._tensor_meta is not None):
-                grad = _run_tensor_hooks(node, grad, create_graph)
-                if targets is not None and node in targets:
-                    if accumulate:
-                        _accumulate(targets[node], grad, create_graph)
-                    else:
-                        captured[node] = grad
-            if type(node) is AccumulateGrad:
-                if grad is not None and targets is None:
-                    _accumulate(node.variable, grad, create_graph)
+            is_leaf = type(node) is AccumulateGrad
+            if node.multi_output:
+                grad = _arrived_at_outputs(node, grad, targets, inputs, captured, accumulate, create_graph)
+            elif grad is not None and (is_leaf or targets is not None or node._tensor_meta is not None):
+                grad = _arrived(node, 0, grad, targets, inputs, captured, accumulate, create_graph)
+            if is_leaf:
                 continue
             grads_in = _apply(node, grad, keep_graph)
+            numbers = node._next_nr
             for i, nxt in enumerate(node._next):
                 if nxt is None:
                     continue
                 g = grads_in[i]
                 if g is not None:
-                    data = g._data
-                    if data.shape != nxt._shape or data.dtype is not nxt._dtype:
-                        g = _conform(g, nxt, node.name(), i)
-                    prev = buffers.get(nxt)
-                    buffers[nxt] = g if prev is None else prev + g
+                    if numbers is None and not nxt.multi_output:  # the common case, inline
+                        data = g._data
+                        if data.shape != nxt._shape or data.dtype is not nxt._dtype:
+                            g = _conform(g, nxt._shape, nxt._dtype, node.name(), i)
+                        prev = buffers.get(nxt)
+                        buffers[nxt] = g if prev is None else prev + g
+                    else:
+                        _add_gradient(buffers, nxt, 0 if numbers is None else numbers[i], g, node.name(), i)
                 remaining = dependencies[nxt] - 1
                 dependencies[nxt] = remaining
                 if remaining == 0:
                     ready.append(nxt)
     finally:
         _grad_mode._set_grad_enabled(previous_mode)
-    if targets is None:
-        return ()
-    return tuple(captured.get(node) for node in targets)
+    return tuple(captured)
+
+
+def _add_gradient(buffers: dict[Node, Any], node: Node, output_nr: int, g: Tensor, producer: str, index: int) -> None:
+    """Sum ``g`` into what ``node`` will receive for its output ``output_nr``."""
+    if isinstance(node, MultiOutputNode):
+        shape, dtype = node._outputs[output_nr]
+        slots = buffers.setdefault(node, [None] * len(node._outputs))
+    else:
+        shape, dtype = node._shape, node._dtype
+        slots = None
+    g = _conform(g, shape, dtype, producer, index)
+    if slots is None:
+        prev = buffers.get(node)
+        buffers[node] = g if prev is None else prev + g
+    else:
+        prev = slots[output_nr]
+        slots[output_nr] = g if prev is None else prev + g
+
+
+def _arrived(
+    node: Node,
+    output_nr: int,
+    grad: Tensor,
+    targets: dict[tuple[Node, int], list[int]] | None,
+    inputs: Sequence[Tensor] | None,
+    captured: list[Tensor | None],
+    accumulate: bool,
+    create_graph: bool,
+) -> Tensor:
+    """The summed gradient of output ``output_nr`` of ``node`` is complete: run the hooks of
+    the tensor it belongs to, keep it where it is wanted (a leaf's ``.grad``, a retained
+    ``.grad``, the listed ``inputs``), and pass it on."""
+    grad = _run_tensor_hooks(node, output_nr, grad, create_graph)
+    if targets is None or inputs is None:
+        if isinstance(node, AccumulateGrad):
+            _accumulate_into_leaf(node.variable, grad, create_graph)
+        return grad
+    for position in targets.get((node, output_nr), ()):
+        if not accumulate:
+            captured[position] = grad
+        elif isinstance(node, AccumulateGrad):
+            _accumulate_into_leaf(inputs[position], grad, create_graph)
+        else:
+            _accumulate(inputs[position], grad, create_graph)
+    return grad
+
+
+def _arrived_at_outputs(
+    node: Node,
+    grads: list[Tensor | None] | None,
+    targets: dict[tuple[Node, int], list[int]] | None,
+    inputs: Sequence[Tensor] | None,
+    captured: list[Tensor | None],
+    accumulate: bool,
+    create_graph: bool,
+) -> list[Tensor | None] | None:
+    if grads is None:
+        return None
+    return [
+        None if g is None else _arrived(node, nr, g, targets, inputs, captured, accumulate, create_graph)
+        for nr, g in enumerate(grads)
+    ]
 
 
 def _count_dependencies(roots: list[Node]) -> dict[Node, int]:
@@ -154,8 +214,9 @@ def _count_dependencies(roots: list[Node]) -> dict[Node, int]:
     return dependencies
 
 
-def _apply(node: Node, grad: Tensor | None, keep_graph: bool) -> tuple[Tensor | None, ...]:
-    """Run the node's rule on its summed gradient and check the count of what it returns."""
+def _apply(node: Node, grad: Any, keep_graph: bool) -> tuple[Tensor | None, ...]:
+    """Run the node's rule on its summed gradient (a list, one per output, for a multi-output
+    node) and check the count of what it returns."""
     edges = len(node._next)
     if grad is None:
         return (None,) * edges
@@ -170,11 +231,10 @@ def _apply(node: Node, grad: Tensor | None, keep_graph: bool) -> tuple[Tensor | 
     return grads_in
 
 
-def _conform(g: Tensor, target: Node, producer: str, index: int) -> Tensor:
+def _conform(g: Tensor, shape: tuple[int, ...], dtype: np.dtype[Any], producer: str, index: int) -> Tensor:
     """``g`` with exactly the shape and dtype of the tensor it is the gradient of."""
     if not isinstance(g, Tensor):
         raise TypeError(f"Function {producer} returned a gradient of type {type(g).__name__} at index {index}, not a Tensor")
-    shape = target._shape
     if g._data.shape != shape:
         if not is_expandable_to(shape, g._data.shape):
             raise RuntimeError(
@@ -182,24 +242,38 @@ def _conform(g: Tensor, target: Node, producer: str, index: int) -> Tensor:
                 f"but expected shape compatible with {list(shape)}"
             )
         g = sum_to(g, shape)
-    if g._data.dtype is not target._dtype and g._data.dtype != target._dtype:
-        g = to(g, _dtype.from_numpy_dtype(target._dtype))
+    if g._data.dtype is not dtype and g._data.dtype != dtype:
+        g = to(g, _dtype.from_numpy_dtype(dtype))
     return g
 
 
-def _run_tensor_hooks(node: Node, grad: Tensor, create_graph: bool) -> Tensor:
-    """Hooks registered on the tensor this node produced, then its retained ``.grad``."""
-    meta = node._tensor_meta
+def _run_tensor_hooks(node: Node, output_nr: int, grad: Tensor, create_graph: bool) -> Tensor:
+    """Hooks registered on the tensor whose gradient this is (a leaf keeps them itself), in
+    registration order, each seeing the previous one's result; then its retained ``.grad``."""
+    if isinstance(node, AccumulateGrad):
+        meta = node.variable._meta
+    else:
+        meta = node._tensor_meta.get(output_nr) if node._tensor_meta is not None else None
     if meta is None:
         return grad
-    for hook in meta.hooks:
+    for hook in list(meta.hooks.values()):
         replaced = hook(grad)
         if replaced is not None:
+            if not isinstance(replaced, Tensor) or replaced._data.shape != grad._data.shape:
+                raise RuntimeError(f"hook '{getattr(hook, '__name__', type(hook).__name__)}' has changed the size of value")
             grad = replaced
     tensor = meta.retained() if meta.retained is not None else None
     if tensor is not None:
         _accumulate(tensor, grad, create_graph)
     return grad
+
+
+def _accumulate_into_leaf(leaf: Tensor, grad: Tensor, create_graph: bool) -> None:
+    """Accumulate into a leaf's ``.grad``, then run its post-accumulate-grad hooks."""
+    _accumulate(leaf, grad, create_graph)
+    if leaf._meta is not None:
+        for hook in list(leaf._meta.post_accumulate.values()):
+            hook(leaf)
 
 
 def _accumulate(tensor: Tensor, grad: Tensor, create_graph: bool) -> None:

@@ -9,6 +9,7 @@ gradient under ``create_graph=True`` and a plain one otherwise.
 
 from __future__ import annotations
 
+import itertools
 import re
 import weakref
 from collections.abc import Callable
@@ -37,29 +38,33 @@ class Node:
     """One recorded operation: edges to the nodes of its inputs, what its rule saved, and the
     shape and dtype of its output (what the gradient flowing into it must have)."""
 
-    __slots__ = ("_next", "_saved", "_saved_versions", "_shape", "_dtype", "_tensor_meta", "__weakref__")
+    __slots__ = ("_next", "_next_nr", "_saved", "_saved_versions", "_shape", "_dtype", "_tensor_meta", "__weakref__")
 
     vjp: Callable[..., Grads]
     saves_result: ClassVar[bool] = False
     """Whether the last saved tensor is the op's own output (exp, tanh, sigmoid...)."""
+    multi_output: ClassVar[bool] = False
+    """True for ``MultiOutputNode`` (split, custom Functions returning several tensors)."""
 
     _next: tuple[Node | None, ...]
+    _next_nr: tuple[int, ...] | None
+    """Which output of each next node the input was (None: output 0 of every one)."""
     _saved: tuple[Tensor | float | None, ...] | None
     _saved_versions: tuple[tuple[Tensor, int], ...]
     """Each saved tensor with its version when saved (checked before the rule runs)."""
     _shape: tuple[int, ...]
     _dtype: np.dtype[Any]
-    _tensor_meta: TensorMeta | None
-    """Hooks and retain_grad of the tensor this node produced (rare, so kept aside)."""
+    _tensor_meta: dict[int, TensorMeta] | None
+    """Hooks and retain_grad of the tensors this node produced, by output number (rare)."""
 
     def name(self) -> str:
         return type(self).__name__
 
     @property
     def next_functions(self) -> tuple[Edge, ...]:
-        """One (node, 0) pair per input: its grad_fn, its leaf's AccumulateGrad, or None.
-        (refgrad's nodes have one output each, so the output number is always 0.)"""
-        return tuple((node, 0) for node in self._next)
+        """One (node, output number) pair per input: its grad_fn, its leaf's AccumulateGrad, or None."""
+        numbers = self._next_nr or (0,) * len(self._next)
+        return tuple(zip(self._next, numbers))
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} object at {id(self):#x}>"
@@ -90,21 +95,56 @@ class Node:
             self._saved_versions = ()
 
 
-class TensorMeta:
-    """What a non-leaf tensor asked of its node: hooks to run on its gradient, and whether
-    to keep that gradient in its ``.grad`` (``retain_grad``; held weakly)."""
+class RemovableHandle:
+    """Returned by ``register_hook``: ``remove()`` unregisters the hook (idempotent); also a
+    context manager that removes it on exit."""
 
-    __slots__ = ("hooks", "retained")
+    __slots__ = ("_registry", "id")
+    _ids = itertools.count()
+
+    def __init__(self, registry: dict[int, Any], hook: Any) -> None:
+        self.id = next(RemovableHandle._ids)
+        self._registry = registry
+        registry[self.id] = hook
+
+    def remove(self) -> None:
+        self._registry.pop(self.id, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+
+class TensorMeta:
+    """What a tensor asked of autograd: hooks to run on its gradient (kept by a leaf itself,
+    by its grad_fn for a non-leaf), hooks to run after a leaf's ``.grad`` was updated, and
+    whether a non-leaf keeps its gradient in ``.grad`` (``retain_grad``; held weakly)."""
+
+    __slots__ = ("hooks", "post_accumulate", "retained")
 
     def __init__(self) -> None:
-        self.hooks: list[TensorHook] = []
+        self.hooks: dict[int, TensorHook] = {}
+        self.post_accumulate: dict[int, Callable[[Tensor], None]] = {}
         self.retained: weakref.ref[Tensor] | None = None
 
 
-def tensor_meta(node: Node) -> TensorMeta:
+def tensor_meta(node: Node, output_nr: int) -> TensorMeta:
+    """The hooks and retain_grad record of output ``output_nr`` of ``node``."""
     if node._tensor_meta is None:
-        node._tensor_meta = TensorMeta()
-    return node._tensor_meta
+        node._tensor_meta = {}
+    return node._tensor_meta.setdefault(output_nr, TensorMeta())
+
+
+class MultiOutputNode(Node):
+    """A node with several outputs (each output tensor has its ``_output_nr``): its rule gets
+    one gradient per output, zeros for outputs that received none."""
+
+    __slots__ = ("_outputs",)
+    multi_output = True
+    _outputs: tuple[tuple[tuple[int, ...], np.dtype[Any]], ...]
+    """Shape and dtype of each output."""
 
 
 class AccumulateGrad(Node):
@@ -115,6 +155,7 @@ class AccumulateGrad(Node):
     def __init__(self, variable: Tensor) -> None:
         self.variable = variable
         self._next = ()
+        self._next_nr = None
         self._saved = ()
         self._saved_versions = ()
         self._shape = variable._data.shape
@@ -137,7 +178,7 @@ def edge(t: Tensor | None) -> Node | None:
     if t is None or not t._requires_grad:
         return None
     if t._grad_fn is not None:
-        return t._grad_fn
+        return t._grad_fn  # (the caller reads t._output_nr for multi-output nodes)
     # A view made under no_grad of a tensor that requires grad: PyTorch gives it no
     # accumulator, so gradients reach neither it nor its base.
     return None if t._base is not None else grad_accumulator(t)

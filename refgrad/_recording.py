@@ -8,7 +8,7 @@ import numpy as np
 
 from refgrad import _grad_mode
 from refgrad._dtype import Array
-from refgrad._node import Node, edge
+from refgrad._node import MultiOutputNode, Node, edge
 from refgrad._tensor import Tensor
 
 _state = _grad_mode._state
@@ -47,10 +47,7 @@ def record(
     if type(data) is not np.ndarray:
         data = np.asarray(data)
     # Plain loops, not comprehensions: this runs once per recorded op (per-op overhead is a goal).
-    nexts: list[Node | None] = []
-    for t in inputs:
-        nexts.append(edge(t) if t is not None and t._requires_grad else None)
-    node._next = tuple(nexts)
+    _link(node, inputs)
     result = Tensor._make(data, node, None if view_of is None else view_of._vc)
     if view_of is not None:
         result._base = view_of if view_of._base is None else view_of._base
@@ -67,6 +64,43 @@ def record(
     node._tensor_meta = None
     return result
 
+
+def _link(node: Node, inputs: tuple[Tensor | None, ...]) -> None:
+    """Point ``node`` at the nodes of its inputs (and at which of their outputs they were)."""
+    nexts: list[Node | None] = []
+    from_other_output = False
+    for t in inputs:
+        if t is None or not t._requires_grad:
+            nexts.append(None)
+        else:
+            nexts.append(edge(t))
+            from_other_output = from_other_output or t._output_nr != 0
+    node._next = tuple(nexts)
+    node._next_nr = tuple([0 if t is None else t._output_nr for t in inputs]) if from_other_output else None
+
+
+def record_outputs(
+    node: MultiOutputNode,
+    datas: list[Array],
+    inputs: tuple[Tensor | None, ...],
+    saved: tuple[Tensor | float | None, ...] = (),
+    view_of: Tensor | None = None,
+) -> tuple[Tensor, ...]:
+    """``record`` for an op with several outputs: each result knows its output number."""
+    _link(node, inputs)
+    results = []
+    for i, data in enumerate(datas):
+        result = Tensor._make(as_array(data), node, None if view_of is None else view_of._vc)
+        result._output_nr = i
+        if view_of is not None:
+            result._base = view_of if view_of._base is None else view_of._base
+        results.append(result)
+    node._saved = saved
+    node._saved_versions = tuple([(t, t._vc[0]) for t in saved if type(t) is Tensor])
+    node._outputs = tuple((r._data.shape, r._data.dtype) for r in results)
+    node._shape, node._dtype = node._outputs[0] if node._outputs else ((), np.dtype(np.float32))
+    node._tensor_meta = None
+    return tuple(results)
 
 def view(data: Array, base: Tensor) -> Tensor:
     """An unrecorded view: shares the base's version counter. Like PyTorch, a view made under

@@ -13,8 +13,8 @@ import numpy as np
 from refgrad import _reduce
 from refgrad._dims import normalize_dim, shape_args
 from refgrad._dtype import Array
-from refgrad._node import Grads, Node
-from refgrad._recording import any_needs_grad, needs_grad, plain, record, view as plain_view
+from refgrad._node import Grads, MultiOutputNode, Node
+from refgrad._recording import any_needs_grad, needs_grad, plain, record, record_outputs, view as plain_view
 from refgrad._tensor import IndexKey, Tensor
 
 __all__ = ["normalize_dim", "shape_args"]
@@ -308,9 +308,25 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     return record(StackBackward0(d, len(tensors)), out, tensors)
 
 
+class SplitBackward0(MultiOutputNode):
+    __slots__ = ("dim",)
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+
+    def vjp(self, grads: list[Tensor | None]) -> Grads:
+        # the pieces' gradients side by side; zeros for pieces that received none
+        pieces = [plain(np.zeros(shape, dtype)) if g is None else g for g, (shape, dtype) in zip(grads, self._outputs)]
+        return (cat(pieces, self.dim),)
+
+
+class SplitWithSizesBackward0(SplitBackward0):
+    __slots__ = ()
+
+
 def split(input: Tensor, split_size: int | Sequence[int], dim: int = 0) -> tuple[Tensor, ...]:
-    """Pieces of ``input`` along ``dim`` (views). refgrad records each piece as a slice
-    (SliceBackward0) where PyTorch records one SplitBackward0 node with several outputs."""
+    """Pieces of ``input`` along ``dim`` (views sharing its version counter), recorded as one
+    node with an output per piece."""
     d = normalize_dim(dim, input._data.ndim)
     size = input._data.shape[d]
     if isinstance(split_size, int):
@@ -325,7 +341,12 @@ def split(input: Tensor, split_size: int | Sequence[int], dim: int = 0) -> tuple
                 f"{d}), but got split_sizes={sizes}"
             )
     starts = np.cumsum([0] + sizes)
-    return tuple(slice_dim(input, d, int(a), int(b), 1) for a, b in zip(starts[:-1], starts[1:]))
+    lead = (slice(None),) * d
+    pieces = [input._data[lead + (slice(int(a), int(b)),)] for a, b in zip(starts[:-1], starts[1:])]
+    if not needs_grad(input):
+        return tuple(plain_view(piece, input) for piece in pieces)
+    node = SplitBackward0(d) if isinstance(split_size, int) else SplitWithSizesBackward0(d)
+    return record_outputs(node, pieces, (input,), view_of=input)
 
 
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:

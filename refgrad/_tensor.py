@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import EllipsisType
 from typing import TYPE_CHECKING, Any, NamedTuple, SupportsIndex, TypeAlias, overload
 
@@ -65,9 +65,10 @@ class Tensor:
         "_grad_fn",
         "_requires_grad",
         "_grad",
+        "_output_nr",
         "_vc",
         "_base",
-        "_retains_grad",
+        "_meta",
         "_accumulator",
         "__weakref__",
     )
@@ -77,9 +78,11 @@ class Tensor:
     _grad_fn: Node | None
     _requires_grad: bool
     _grad: Tensor | None
+    _output_nr: int
     _vc: list[int]
     _base: Tensor | None
-    _retains_grad: bool
+    _meta: TensorMeta | None
+    """A leaf's hooks (a non-leaf's live on its grad_fn)."""
     _accumulator: weakref.ref[AccumulateGrad] | None
 
     def __init__(self, *args: object, **kwargs: object) -> None:
@@ -93,9 +96,10 @@ class Tensor:
         t._grad_fn = grad_fn
         t._requires_grad = grad_fn is not None
         t._grad = None
+        t._output_nr = 0
         t._vc = [0] if vc is None else vc
         t._base = None
-        t._retains_grad = False
+        t._meta = None
         t._accumulator = None
         return t
 
@@ -163,7 +167,7 @@ class Tensor:
 
     @property
     def grad(self) -> Tensor | None:
-        if self._grad_fn is not None and not self._retains_grad:
+        if self._grad_fn is not None and not self.retains_grad:
             warnings.warn(NONLEAF_GRAD_WARNING, UserWarning, stacklevel=2)
         return self._grad
 
@@ -183,16 +187,40 @@ class Tensor:
 
     @property
     def retains_grad(self) -> bool:
-        return self._retains_grad
+        node = self._grad_fn
+        meta = node._tensor_meta.get(self._output_nr) if node is not None and node._tensor_meta else None
+        return meta is not None and meta.retained is not None and meta.retained() is self
 
     def retain_grad(self) -> None:
         """Populate ``.grad`` of this non-leaf during backward (a no-op on leaves)."""
         if not self._requires_grad:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
-        if self._grad_fn is None or self._retains_grad:
-            return
-        self._retains_grad = True
-        tensor_meta(self._grad_fn).retained = weakref.ref(self)
+        if self._grad_fn is not None:
+            tensor_meta(self._grad_fn, self._output_nr).retained = weakref.ref(self)
+
+    def _hooks_holder(self) -> TensorMeta:
+        """Where this tensor's hooks live: on a leaf itself, on a non-leaf's grad_fn."""
+        if self._grad_fn is not None:
+            return tensor_meta(self._grad_fn, self._output_nr)
+        if self._meta is None:
+            self._meta = TensorMeta()
+        return self._meta
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
+        """Run ``hook(grad)`` when this tensor's gradient has been computed (summed over all
+        paths); a returned tensor replaces the gradient. On a leaf it runs before ``.grad`` is
+        updated. Hooks run in registration order. ``handle.remove()`` unregisters it."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        return RemovableHandle(self._hooks_holder().hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> RemovableHandle:
+        """Run ``hook(tensor)`` after backward has updated this leaf's ``.grad``."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        return RemovableHandle(self._hooks_holder().post_accumulate, hook)
 
     @property
     def data(self) -> Tensor:
@@ -640,4 +668,4 @@ class Tensor:
 
 from refgrad import _engine, _inplace, _linalg, _pointwise, _reduce, _shape  # noqa: E402  (they need Tensor defined)
 from refgrad._format import format_tensor  # noqa: E402
-from refgrad._node import tensor_meta  # noqa: E402
+from refgrad._node import RemovableHandle, TensorMeta, tensor_meta  # noqa: E402

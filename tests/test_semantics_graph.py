@@ -432,18 +432,15 @@ def test_grad_is_none_after_to_trap(engine: ModuleType) -> None:
         assert w.grad is None
 
 
-# --- Deliberate deviations (strict xfail on refgrad, must pass on torch) -----------------------
-
-
-@pytest.mark.deviation(
-    "refgrad records each piece of split/chunk as its own SliceBackward0 view (nodes have one "
-    "output each); PyTorch records one SplitBackward0 node with several outputs"
-)
 def test_split_pieces_come_from_one_split_node(engine: ModuleType) -> None:
     x = engine.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
     first, second = x.split(2)
     assert first.grad_fn.name() == "SplitBackward0"
     assert first.grad_fn is second.grad_fn
+
+
+
+# --- Deliberate deviations (strict xfail on refgrad, must pass on torch) -----------------------
 
 
 @pytest.mark.deviation("refgrad records 1-D @ 2-D as unsqueeze, mm, squeeze(dim): SqueezeBackward1, not SqueezeBackward4")
@@ -464,3 +461,16 @@ def test_batched_matrix_product_node_name(engine: ModuleType) -> None:
 def test_accumulate_grad_name(engine: ModuleType) -> None:
     x = engine.tensor([1.0], requires_grad=True)
     assert (x * 2).grad_fn.next_functions[0][0].name() == "torch::autograd::AccumulateGrad"
+
+
+@pytest.mark.parametrize("how", ["split", "split_sizes", "chunk"])
+def test_split_pieces_are_outputs_of_one_node(engine: ModuleType, how: str) -> None:
+    x = engine.tensor([1.0, 2.0, 3.0, 4.0, 5.0], requires_grad=True)
+    pieces = {"split": lambda: x.split(2), "split_sizes": lambda: x.split([2, 3]), "chunk": lambda: x.chunk(2)}[how]()
+    names = {"split": "SplitBackward0", "split_sizes": "SplitWithSizesBackward0", "chunk": "SplitBackward0"}
+    assert pieces[0].grad_fn.name() == names[how]
+    assert all(p.grad_fn is pieces[0].grad_fn for p in pieces)
+    assert [p._version for p in pieces] == [0] * len(pieces)
+    (pieces[-1] * 3).sum().backward()  # only the last piece is used: the others get zeros
+    last = len(pieces[-1])
+    assert x.grad.tolist() == [0.0] * (5 - last) + [3.0] * last
