@@ -32,7 +32,14 @@ from refgrad._factories import (
     zeros,
     zeros_like,
 )
-from refgrad._grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from refgrad._grad_mode import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from refgrad._linalg import bmm, dot, matmul, mm, mv, outer
 from refgrad._pointwise import (
     abs,
@@ -107,6 +114,7 @@ from refgrad._shape import (
     unsqueeze,
 )
 from refgrad._tensor import Size, Tensor
+from refgrad import autograd  # noqa: E402  (after the engine it builds on)
 
 double = float64
 long = int64
@@ -114,11 +122,11 @@ long = int64
 __version__ = "0.1.0"
 
 __all__ = [
-    "Size", "Tensor", "abs", "add", "amax", "amin", "arange", "argmax", "argmin", "bmm", "bool",
+    "Size", "Tensor", "abs", "add", "amax", "autograd", "amin", "arange", "argmax", "argmin", "bmm", "bool",
     "broadcast_to", "cat", "chunk", "clamp", "clamp_max", "clamp_min", "clone", "cos", "div", "dot",
     "double", "dtype", "enable_grad", "eq", "exp", "expm1", "eye", "flatten", "flip", "float32",
-    "float64", "from_numpy", "full", "ge", "get_default_dtype", "gt", "int32", "int64",
-    "is_grad_enabled", "le", "linspace", "log", "log1p", "log_softmax", "logical_and", "logical_not",
+    "float64", "from_numpy", "full", "ge", "get_default_dtype", "gt", "inference_mode", "int32", "int64",
+    "is_grad_enabled", "is_inference_mode_enabled", "le", "linspace", "log", "log1p", "log_softmax", "logical_and", "logical_not",
     "logical_or", "logsumexp", "long", "lt", "manual_seed", "matmul", "max", "maximum", "mean", "min",
     "minimum", "mm", "mul", "mv", "ne", "neg", "no_grad", "norm", "ones", "ones_like", "outer",
     "permute", "pow", "prod", "rand", "randn", "reciprocal", "relu", "reshape", "rsqrt",

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,20 +25,65 @@ from refgrad._tensor import Tensor
 NOGRAD = "element {} of tensors does not require grad and does not have a grad_fn"
 
 
+def as_tensors(value: Tensor | Sequence[Tensor]) -> tuple[Tensor, ...]:
+    return (value,) if isinstance(value, Tensor) else tuple(value)
+
+
+def as_gradients(value: object, count: int) -> tuple[object, ...]:
+    """``None`` (for every output), one tensor, or a sequence (a bare number fails as in PyTorch:
+    "'float' object is not iterable")."""
+    if value is None:
+        return (None,) * count
+    if isinstance(value, Tensor):
+        return (value,)
+    if not isinstance(value, Iterable):
+        raise TypeError(f"'{type(value).__name__}' object is not iterable")
+    return tuple(value)
+
+
 def backward(
-    tensor: Tensor,
-    gradient: Tensor | None,
+    tensors: Tensor | Sequence[Tensor],
+    grad_tensors: object,
     retain_graph: bool | None,
     create_graph: bool,
     inputs: Sequence[Tensor] | Tensor | None,
 ) -> None:
-    """``tensor.backward(...)``: accumulate into the ``.grad`` of the leaves (or of ``inputs``)."""
+    """``autograd.backward`` / ``tensor.backward``: accumulate into the ``.grad`` of the
+    leaves (or of ``inputs`` only)."""
+    outputs = as_tensors(tensors)
     if inputs is not None:
-        inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+        inputs = as_tensors(inputs)
         if not inputs:
             raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
-    grads = (gradient,) if gradient is None or isinstance(gradient, Tensor) else tuple(gradient)
-    run_backward((tensor,), grads, retain_graph, create_graph, inputs, accumulate=True)
+    run_backward(outputs, as_gradients(grad_tensors, len(outputs)), retain_graph, create_graph, inputs, accumulate=True)
+
+
+def grad(
+    outputs: Tensor | Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    grad_outputs: object,
+    retain_graph: bool | None,
+    create_graph: bool,
+    allow_unused: bool | None,
+    materialize_grads: bool,
+) -> tuple[Tensor | None, ...]:
+    """``autograd.grad``: the gradients of ``inputs``, returned (``.grad`` is not touched)."""
+    if materialize_grads and allow_unused is False:
+        raise ValueError(
+            "Expected allow_unused to be True or not passed when materialize_grads=True, but got: allow_unused=False."
+        )
+    allow_unused = materialize_grads if allow_unused is None else allow_unused
+    outs, ins = as_tensors(outputs), as_tensors(inputs)
+    results = run_backward(outs, as_gradients(grad_outputs, len(outs)), retain_graph, create_graph, ins, accumulate=False)
+    for i, result in enumerate(results):
+        if result is None and not allow_unused:
+            raise RuntimeError(
+                f"The differentiated Tensor at index {i} appears to not have been used in the graph. "
+                "Set allow_unused=True if this is the desired behavior."
+            )
+    if materialize_grads:
+        return tuple(Tensor._make(np.zeros_like(t._data)) if r is None else r for r, t in zip(results, ins))
+    return results
 
 
 def _seed_gradients(outputs: Sequence[Tensor], grads: Sequence[object]) -> list[Tensor | None]:

@@ -10,7 +10,7 @@ import numpy as np
 from refgrad import _dtype
 from refgrad._dims import shape_args
 from refgrad._dtype import Array, dtype
-from refgrad._tensor import Number, Tensor
+from refgrad._tensor import Number, Tensor, new_counter
 
 FLOAT_REQUIRED = "Only Tensors of floating point and complex dtype can require gradients"
 
@@ -20,7 +20,7 @@ _rng = np.random.default_rng()
 def _finish(data: Array, requires_grad: bool) -> Tensor:
     if requires_grad and data.dtype.kind != "f":
         raise RuntimeError(FLOAT_REQUIRED)
-    t = Tensor._make(data)
+    t = Tensor._make(data, None, new_counter())
     t._requires_grad = requires_grad
     return t
 

@@ -14,10 +14,12 @@ R = TypeVar("R")
 
 
 class _ThreadState(threading.local):
-    """Each thread starts with grad mode on, whatever the thread that started it had."""
+    """Each thread starts with grad mode on and inference mode off, whatever the thread that
+    started it had."""
 
     def __init__(self) -> None:
         self.grad_enabled = True
+        self.inference = False
 
 
 _state = _ThreadState()
@@ -32,30 +34,39 @@ def _set_grad_enabled(mode: bool) -> None:
     _state.grad_enabled = mode
 
 
+def is_inference_mode_enabled() -> bool:
+    """Whether tensors made now are inference tensors (inside ``inference_mode()``)."""
+    return _state.inference
+
+
 class _GradModeContext:
     """Base of the grad modes: ``with mode():`` or ``@mode()`` on a function or a generator
     function. Entering saves the current mode and sets the new one; leaving, by any exit,
     restores what was saved."""
 
     def __init__(self) -> None:
-        self._saved: list[bool] = []
+        self._saved: list[tuple[bool, bool]] = []
 
     def _mode(self) -> bool:
         raise NotImplementedError
 
+    def _inference(self) -> bool:
+        """The inference mode inside (grad modes keep the current one)."""
+        return _state.inference
+
     def __enter__(self) -> None:
-        self._saved.append(_state.grad_enabled)
-        _state.grad_enabled = self._mode()
+        self._saved.append((_state.grad_enabled, _state.inference))
+        _state.grad_enabled, _state.inference = self._mode(), self._inference()
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        _state.grad_enabled = self._saved.pop()
+        _state.grad_enabled, _state.inference = self._saved.pop()
 
     def _fresh(self) -> _GradModeContext:
         """A new context with the same effect, so that each call of a decorated function
         (and each recursive call) saves its own state."""
-        return _FixedMode(self._mode())
+        return _FixedMode(self._mode(), self._inference())
 
     def __call__(self, func: Callable[P, R]) -> Callable[P, R]:
         if inspect.isgeneratorfunction(func):
@@ -99,12 +110,16 @@ class _GradModeContext:
 
 
 class _FixedMode(_GradModeContext):
-    def __init__(self, mode: bool) -> None:
+    def __init__(self, mode: bool, inference: bool) -> None:
         super().__init__()
         self._target = mode
+        self._target_inference = inference
 
     def _mode(self) -> bool:
         return self._target
+
+    def _inference(self) -> bool:
+        return self._target_inference
 
 
 class no_grad(_GradModeContext):
@@ -146,7 +161,7 @@ class set_grad_enabled(_GradModeContext):
     def __init__(self, mode: bool) -> None:
         super().__init__()
         self._target = mode
-        self._saved.append(_state.grad_enabled)
+        self._saved.append((_state.grad_enabled, _state.inference))
         _state.grad_enabled = mode
 
     def _mode(self) -> bool:
@@ -157,5 +172,27 @@ class set_grad_enabled(_GradModeContext):
 
     def __call__(self, func: Callable[P, R]) -> Callable[P, R]:
         # Used as a decorator: undo the effect the constructor had, apply it per call.
-        _state.grad_enabled = self._saved.pop()
+        _state.grad_enabled, _state.inference = self._saved.pop()
         return super().__call__(func)
+
+
+class inference_mode(_GradModeContext):
+    """Inference mode: no recording (like ``no_grad``) and the tensors made inside are
+    *inference tensors*, which cannot later be saved for backward, require grad or be
+    changed in place outside the mode. ``inference_mode(False)`` inside turns it off (and
+    grad mode on). Usable as ``with inference_mode():``, ``@inference_mode()``, ``@inference_mode``."""
+
+    def __new__(cls, mode: bool | Callable[..., Any] = True) -> inference_mode:
+        if callable(mode):
+            return cast(inference_mode, cls()(mode))
+        return super().__new__(cls)
+
+    def __init__(self, mode: bool | Callable[..., Any] = True) -> None:
+        super().__init__()
+        self._enabled = bool(mode) if not callable(mode) else True
+
+    def _mode(self) -> bool:
+        return not self._enabled
+
+    def _inference(self) -> bool:
+        return self._enabled

@@ -10,15 +10,24 @@ from typing import Any
 import numpy as np
 
 from refgrad import _grad_mode
-from refgrad._tensor import IndexKey, Number, Tensor
+from refgrad._tensor import INFERENCE_COUNTER, IndexKey, Number, Tensor
 
 LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation."
 VIEW_OF_LEAF_INPLACE = "a view of a leaf Variable that requires grad is being used in an in-place operation."
 
 
+INFERENCE_INPLACE = (
+    "Inplace update to inference tensor outside InferenceMode is not allowed.You can make a clone to get a "
+    "normal tensor before doing inplace update.See https://github.com/pytorch/rfcs/pull/17 for more details."
+)
+
+
 def check_inplace(t: Tensor) -> None:
     """In grad mode, a leaf that requires grad (or a view of one) must not be overwritten:
-    its ``.grad`` would no longer be the gradient of what the graph used."""
+    its ``.grad`` would no longer be the gradient of what the graph used. Inference tensors
+    may only be changed inside inference mode."""
+    if t._vc is INFERENCE_COUNTER and not _grad_mode._state.inference:
+        raise RuntimeError(INFERENCE_INPLACE)
     if not _grad_mode._state.grad_enabled:
         return
     base = t._base

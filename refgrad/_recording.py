@@ -9,9 +9,14 @@ import numpy as np
 from refgrad import _grad_mode
 from refgrad._dtype import Array
 from refgrad._node import MultiOutputNode, Node, edge
-from refgrad._tensor import Tensor
+from refgrad._tensor import INFERENCE_COUNTER, Tensor, new_counter
 
 _state = _grad_mode._state
+
+INFERENCE_SAVED = (
+    "Inference tensors cannot be saved for backward. To work around you can make a clone to get a normal "
+    "tensor and use it in autograd."
+)
 
 
 def needs_grad(a: Tensor, b: object = None) -> bool:
@@ -29,8 +34,8 @@ def as_array(data: Any) -> Array:
 
 
 def plain(data: Any) -> Tensor:
-    """The result of an op that is not recorded."""
-    return Tensor._make(data if type(data) is np.ndarray else np.asarray(data))
+    """The result of an op that is not recorded (an inference tensor in inference mode)."""
+    return Tensor._make(data if type(data) is np.ndarray else np.asarray(data), None, new_counter())
 
 
 def record(
@@ -54,15 +59,22 @@ def record(
     if node.saves_result:
         saved = saved + (Tensor._make(data, None, result._vc),)
     node._saved = saved
-    versions: list[tuple[Tensor, int]] = []
-    for value in saved:
-        if type(value) is Tensor:
-            versions.append((value, value._vc[0]))
-    node._saved_versions = tuple(versions)
+    node._saved_versions = _saved_versions(saved) if saved else ()
     node._shape = data.shape
     node._dtype = data.dtype
     node._tensor_meta = None
     return result
+
+
+def _saved_versions(saved: tuple[Tensor | float | None, ...]) -> tuple[tuple[Tensor, int], ...]:
+    """Each saved tensor with its version now, to check at backward time."""
+    versions: list[tuple[Tensor, int]] = []
+    for value in saved:
+        if type(value) is Tensor:
+            if value._vc is INFERENCE_COUNTER:
+                raise RuntimeError(INFERENCE_SAVED)
+            versions.append((value, value._vc[0]))
+    return tuple(versions)
 
 
 def _link(node: Node, inputs: tuple[Tensor | None, ...]) -> None:
@@ -96,7 +108,7 @@ def record_outputs(
             result._base = view_of if view_of._base is None else view_of._base
         results.append(result)
     node._saved = saved
-    node._saved_versions = tuple([(t, t._vc[0]) for t in saved if type(t) is Tensor])
+    node._saved_versions = _saved_versions(saved)
     node._outputs = tuple((r._data.shape, r._data.dtype) for r in results)
     node._shape, node._dtype = node._outputs[0] if node._outputs else ((), np.dtype(np.float32))
     node._tensor_meta = None

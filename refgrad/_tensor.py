@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, SupportsIndex, TypeAlias, ove
 
 import numpy as np
 
-from refgrad import _dtype
+from refgrad import _dtype, _grad_mode
 from refgrad._dtype import Array
 
 if TYPE_CHECKING:
@@ -31,6 +31,15 @@ CHANGE_NONLEAF_FLAG = (
     "you can only change requires_grad flags of leaf variables. If you want to use a computed variable "
     "in a subgraph that doesn't require differentiation use var_no_grad = var.detach()."
 )
+
+
+INFERENCE_COUNTER: list[int] = [0]
+"""The version counter all inference tensors share: they are not version-tracked."""
+
+
+def new_counter() -> list[int] | None:
+    """The version counter of a tensor made now (None: a fresh one)."""
+    return INFERENCE_COUNTER if _grad_mode._state.inference else None
 
 
 class Size(tuple[int, ...]):
@@ -140,7 +149,13 @@ class Tensor:
 
     @property
     def _version(self) -> int:
+        if self._vc is INFERENCE_COUNTER:
+            raise RuntimeError("Inference tensors do not track version counter.")
         return self._vc[0]
+
+    def is_inference(self) -> bool:
+        """Whether this tensor was made in inference mode (or is a view of one that was)."""
+        return self._vc is INFERENCE_COUNTER
 
     @property
     def requires_grad(self) -> bool:
@@ -163,6 +178,8 @@ class Tensor:
     def _set_leaf_requires_grad(self, flag: bool, not_float_message: str) -> None:
         if flag and self._data.dtype.kind != "f":
             raise RuntimeError(not_float_message)
+        if flag and self._vc is INFERENCE_COUNTER and not _grad_mode._state.inference:
+            raise RuntimeError("Setting requires_grad=True on inference tensor outside InferenceMode is not allowed.")
         self._requires_grad = bool(flag)
 
     @property

@@ -1,0 +1,183 @@
+"""Custom differentiable operations: subclass ``Function`` with static ``forward(ctx, ...)``
+and ``backward(ctx, *grads)``, call ``YourFunction.apply(...)``.
+
+The context ``ctx`` is the graph node itself (as in PyTorch): ``forward`` saves what
+``backward`` needs with ``ctx.save_for_backward``; the node's class is named
+``<YourFunction>Backward``; its outputs are outputs of that one node.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar, cast
+
+import numpy as np
+
+from refgrad import _grad_mode
+from refgrad._node import Grads, MultiOutputNode, Node
+from refgrad._recording import record, record_outputs
+from refgrad._tensor import Tensor
+
+__all__ = ["BackwardCFunction", "Function", "FunctionCtx", "once_differentiable"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class FunctionCtx(MultiOutputNode):
+    """What ``forward`` and ``backward`` of a custom Function share (the node of one call)."""
+
+    __slots__ = ("needs_input_grad", "_to_save", "_non_differentiable", "materialize_grads", "_input_is_tensor")
+    function: ClassVar[type[Function]]
+
+    needs_input_grad: tuple[bool, ...]
+    """Per forward argument: whether it is a tensor that requires grad."""
+    materialize_grads: bool
+    _input_is_tensor: tuple[bool, ...]
+    _to_save: tuple[Tensor | None, ...]
+    _non_differentiable: set[int]
+
+    def save_for_backward(self, *tensors: Tensor | None) -> None:
+        for i, t in enumerate(tensors):
+            if t is not None and not isinstance(t, Tensor):
+                raise TypeError(f"save_for_backward can only save variables, but argument {i} is of type {type(t).__name__}")
+        self._to_save = tensors
+
+    @property
+    def saved_tensors(self) -> tuple[Tensor, ...]:
+        """What ``save_for_backward`` saved, checked against in-place changes since."""
+        saved = self.unpack_saved()
+        return tuple(t for t in saved if isinstance(t, Tensor))
+
+    def mark_non_differentiable(self, *outputs: Tensor) -> None:
+        self._non_differentiable = {id(t) for t in outputs}
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """Whether ``backward`` gets zeros (the default) or None for outputs without gradient."""
+        self.materialize_grads = value
+
+
+class BackwardCFunction(FunctionCtx):
+    """The node of one call of a custom Function: its rule is the Function's ``backward``."""
+
+    __slots__ = ()
+
+    def vjp(self, grads: list[Tensor | None], *saved: object) -> Grads:
+        if self.materialize_grads:
+            grads = [
+                Tensor._make(np.zeros(shape, dtype)) if g is None else g for g, (shape, dtype) in zip(grads, self._outputs)
+            ]
+        result = self.function.backward(self, *grads)
+        results = result if isinstance(result, tuple) else (result,)
+        expected = len(self._input_is_tensor)
+        if len(results) != expected:
+            if len(results) < expected or any(r is not None for r in results[expected:]):
+                raise RuntimeError(
+                    f"function {self.name()} returned an incorrect number of gradients (expected {expected}, got {len(results)})"
+                )
+        tensor_grads: list[Tensor | None] = []
+        for position, (g, is_tensor) in enumerate(zip(results, self._input_is_tensor), start=1):
+            if g is not None and not isinstance(g, Tensor):
+                raise RuntimeError(f"expected Variable or None (got {type(g).__name__})")
+            if is_tensor:
+                tensor_grads.append(g)
+            elif g is not None:
+                raise RuntimeError(
+                    f"function {self.name()} returned a gradient different than None at position {position}, "
+                    "but the corresponding forward input was not a Variable"
+                )
+        return tuple(tensor_grads)
+
+
+class Function:
+    """Base class of custom differentiable operations (see the module docstring)."""
+
+    _node_types: ClassVar[dict[type[Function], type[BackwardCFunction]]] = {}
+
+    @staticmethod
+    def forward(ctx: Any, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("You must implement the forward function for custom autograd.Function.")
+
+    @staticmethod
+    def backward(ctx: Any, *grad_outputs: Any) -> Any:
+        raise NotImplementedError("You must implement the backward function for custom autograd.Function.")
+
+    @classmethod
+    def _node_type(cls) -> type[BackwardCFunction]:
+        node_type = Function._node_types.get(cls)
+        if node_type is None:
+            node_type = type(f"{cls.__name__}Backward", (BackwardCFunction,), {"__slots__": (), "function": cls})
+            Function._node_types[cls] = node_type
+        return node_type
+
+    @classmethod
+    def apply(cls, *args: Any) -> Any:
+        """Run ``forward`` (with grad disabled) and, when an input tensor requires grad in grad
+        mode, record one node whose rule is ``backward``."""
+        ctx = cls._node_type().__new__(cls._node_type())
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+        ctx._input_is_tensor = tuple(isinstance(a, Tensor) for a in args)
+        ctx._to_save = ()
+        ctx._non_differentiable = set()
+        ctx.materialize_grads = True
+        recording = _grad_mode.is_grad_enabled() and any(ctx.needs_input_grad)
+        with _grad_mode.no_grad():
+            result = cls.forward(ctx, *args)
+        single = isinstance(result, Tensor)
+        outputs = (result,) if single else tuple(result)
+        if not recording:
+            return result
+        inputs = tuple(a for a in args if isinstance(a, Tensor))
+        # An output that is an input (or saved) is returned as a new tensor on the same storage.
+        fresh = [Tensor._make(o._data, None, o._vc) if _is_among(o, inputs) else o for o in outputs]
+        recorded = record_outputs(ctx, [o._data for o in fresh], inputs, _saved_values(ctx, outputs, fresh))
+        final = []
+        for original, new in zip(outputs, recorded):
+            if id(original) in ctx._non_differentiable:
+                new._grad_fn = None
+                new._requires_grad = False
+            final.append(new)
+        return final[0] if single else tuple(final)
+
+
+def _is_among(t: Tensor, tensors: tuple[Tensor, ...]) -> bool:
+    return any(t is other for other in tensors)
+
+
+def _saved_values(ctx: FunctionCtx, outputs: tuple[Tensor, ...], fresh: list[Tensor]) -> tuple[Tensor | None, ...]:
+    """What ``save_for_backward`` got; an output is saved as its values and version counter
+    (holding the output itself would be a reference cycle through its grad_fn)."""
+    saved: list[Tensor | None] = []
+    for t in ctx._to_save:
+        for original, new in zip(outputs, fresh):
+            if t is original:
+                t = Tensor._make(new._data, None, new._vc)
+        saved.append(t)
+    return tuple(saved)
+
+
+class DelayedError(Node):
+    """Stands for the gradient of a ``once_differentiable`` backward: differentiating it fails."""
+
+    __slots__ = ()
+
+    def vjp(self, grad: Tensor) -> Grads:
+        raise RuntimeError("trying to differentiate twice a function that was marked with @once_differentiable")
+
+
+def once_differentiable(backward: F) -> F:
+    """Mark a ``backward`` that is not itself differentiable: it runs with grad disabled, and
+    differentiating its result (under ``create_graph``) raises."""
+
+    @functools.wraps(backward)
+    def wrapper(ctx: Any, *grads: Any) -> Any:
+        with _grad_mode.no_grad():
+            result = backward(ctx, *grads)
+        if not (_grad_mode.is_grad_enabled() and any(isinstance(g, Tensor) and g._requires_grad for g in grads)):
+            return result
+        results = result if isinstance(result, tuple) else (result,)
+        inputs = tuple(g for g in grads if isinstance(g, Tensor) and g._requires_grad)
+        delayed = tuple(None if r is None else record(DelayedError(), r._data, inputs) for r in results)
+        return delayed if isinstance(result, tuple) else delayed[0]
+
+    return cast(F, wrapper)

@@ -1,0 +1,136 @@
+"""Derivatives of whole functions, built on ``autograd.grad``: ``vjp``, ``jvp`` (by the
+double-VJP trick), ``jacobian``, ``hessian``, ``hvp``.
+
+``inputs`` is a tensor or a tuple of tensors; results follow the same structure, as in
+``torch.autograd.functional``. The function runs on detached copies of the inputs that
+require grad, so the caller's tensors and graphs are not touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from refgrad import _engine, _grad_mode
+from refgrad._shape import reshape, stack
+from refgrad._tensor import Tensor
+
+__all__ = ["hessian", "hvp", "jacobian", "jvp", "vjp"]
+
+Inputs = Tensor | tuple[Tensor, ...]
+
+
+def _as_tuple(value: Any) -> tuple[Any, ...]:
+    return value if isinstance(value, tuple) else (value,)
+
+
+def _like(structure: Any, values: tuple[Any, ...]) -> Any:
+    """``values`` shaped like ``structure``: a single value for a tensor, else the tuple."""
+    return values if isinstance(structure, tuple) else values[0]
+
+
+def _fresh_inputs(inputs: Inputs) -> tuple[Tensor, ...]:
+    return tuple(t.detach().requires_grad_() for t in _as_tuple(inputs))
+
+
+def _zeros_for_unused(grads: tuple[Tensor | None, ...], like: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+    return tuple(Tensor._make(np.zeros_like(t._data)) if g is None else g for g, t in zip(grads, like))
+
+
+def _vjp(
+    outputs: tuple[Tensor, ...], inputs: tuple[Tensor, ...], v: tuple[Tensor | None, ...], create_graph: bool
+) -> tuple[Tensor, ...]:
+    """Σ vᵢᵀ ∂outputᵢ/∂input for each input (zeros where an input was not used)."""
+    live = [(o, g) for o, g in zip(outputs, v) if o._requires_grad]
+    if not live:
+        return tuple(Tensor._make(np.zeros_like(t._data)) for t in inputs)
+    grads = _engine.grad(
+        [o for o, _ in live], inputs, [g for _, g in live], True, create_graph, allow_unused=True, materialize_grads=False
+    )
+    return _zeros_for_unused(grads, inputs)
+
+
+def _finish(values: tuple[Tensor, ...], create_graph: bool) -> tuple[Tensor, ...]:
+    return values if create_graph else tuple(t.detach() for t in values)
+
+
+def vjp(
+    func: Callable[..., Any], inputs: Inputs, v: Tensor | tuple[Tensor, ...] | None = None, create_graph: bool = False
+) -> tuple[Any, Any]:
+    """(func(inputs), vᵀ·J): the vector-Jacobian product (``v`` may be omitted for a scalar output)."""
+    with _grad_mode.enable_grad():
+        xs = _fresh_inputs(inputs)
+        out = func(*xs)
+        outs = _as_tuple(out)
+        vs = _as_tuple(v) if v is not None else (None,) * len(outs)
+        result = _vjp(outs, xs, vs, create_graph)
+    return _like(out, _finish(outs, create_graph)), _like(inputs, _finish(result, create_graph))
+
+
+def jvp(
+    func: Callable[..., Any], inputs: Inputs, v: Tensor | tuple[Tensor, ...] | None = None, create_graph: bool = False
+) -> tuple[Any, Any]:
+    """(func(inputs), J·v): the Jacobian-vector product, as the VJP of a VJP: for u a dummy
+    cotangent, g(u) = Jᵀu is linear in u, and d(vᵀ g(u))/du = J v."""
+    with _grad_mode.enable_grad():
+        xs = _fresh_inputs(inputs)
+        out = func(*xs)
+        outs = _as_tuple(out)
+        vs = _as_tuple(v) if v is not None else tuple(Tensor._make(np.ones_like(x._data)) for x in xs)
+        dummies = tuple(Tensor._make(np.zeros_like(o._data)).requires_grad_() for o in outs)
+        transposed = _vjp(outs, xs, dummies, create_graph=True)
+        result = _vjp(transposed, dummies, vs, create_graph)
+    return _like(out, _finish(outs, create_graph)), _like(out, _finish(result, create_graph))
+
+
+def jacobian(func: Callable[..., Any], inputs: Inputs, create_graph: bool = False) -> Any:
+    """∂output/∂input: for one output and one input a tensor of shape output.shape + input.shape;
+    tuples (per output, then per input) otherwise. Built row by row with ``autograd.grad``."""
+    with _grad_mode.enable_grad():
+        xs = _fresh_inputs(inputs)
+        out = func(*xs)
+        outs = _as_tuple(out)
+        per_output = []
+        for o in outs:
+            rows: list[tuple[Tensor, ...]] = []
+            for k in range(o.numel()):
+                basis = np.zeros(o._data.size, dtype=o._data.dtype)
+                basis[k] = 1
+                seed = Tensor._make(basis.reshape(o._data.shape))
+                rows.append(_vjp((o,), xs, (seed,), create_graph))
+            blocks = tuple(_stack_rows([row[i] for row in rows], o, x) for i, x in enumerate(xs))
+            per_output.append(_like(inputs, _finish(blocks, create_graph)))
+    return _like(out, tuple(per_output))
+
+
+def _stack_rows(rows: list[Tensor], output: Tensor, input: Tensor) -> Tensor:
+    shape = output._data.shape + input._data.shape
+    if not rows:
+        return Tensor._make(np.zeros(shape, dtype=input._data.dtype))
+    return reshape(stack(rows), shape)
+
+
+def hessian(func: Callable[..., Any], inputs: Inputs, create_graph: bool = False) -> Any:
+    """The matrix of second derivatives of a scalar function: the Jacobian of its gradient."""
+
+    def gradient(*xs: Tensor) -> Any:
+        out = func(*xs)
+        if out.numel() != 1:
+            raise RuntimeError("The function given to hessian should return a single element Tensor")
+        return _like(inputs, _vjp((out,), xs, (None,), create_graph=True))
+
+    return jacobian(gradient, inputs, create_graph)
+
+
+def hvp(
+    func: Callable[..., Any], inputs: Inputs, v: Tensor | tuple[Tensor, ...], create_graph: bool = False
+) -> tuple[Any, Any]:
+    """(func(inputs), H·v) for a scalar function, without forming H (the Hessian is symmetric)."""
+    with _grad_mode.enable_grad():
+        xs = _fresh_inputs(inputs)
+        out = func(*xs)
+        gradient = _vjp((out,), xs, (None,), create_graph=True)
+        result = _vjp(gradient, xs, _as_tuple(v), create_graph)
+    return _finish((out,), create_graph)[0], _like(inputs, _finish(result, create_graph))
