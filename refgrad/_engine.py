@@ -74,6 +74,8 @@ def grad(
         )
     allow_unused = materialize_grads if allow_unused is None else allow_unused
     outs, ins = as_tensors(outputs), as_tensors(inputs)
+    if not ins:
+        raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
     results = run_backward(outs, as_gradients(grad_outputs, len(outs)), retain_graph, create_graph, ins, accumulate=False)
     for i, result in enumerate(results):
         if result is None and not allow_unused:
@@ -141,12 +143,17 @@ def run_backward(
 
     dependencies = _count_dependencies(roots)
     ready = [root for root in dict.fromkeys(roots) if root not in dependencies]
+    # With inputs, only the part of the graph that leads to them runs (no other hooks fire,
+    # nothing else is freed).
+    needed = None if targets is None else _leading_to({node for node, _ in targets}, ready, dependencies)
     previous_mode = _grad_mode.is_grad_enabled()
     _grad_mode._set_grad_enabled(create_graph)
     try:
         while ready:
             node = ready.pop()
             grad = buffers.pop(node, None)
+            if needed is not None and node not in needed:
+                grad = None
             is_leaf = type(node) is AccumulateGrad
             if node.multi_output:
                 grad = _arrived_at_outputs(node, grad, targets, inputs, captured, accumulate, create_graph)
@@ -154,6 +161,8 @@ def run_backward(
                 grad = _arrived(node, 0, grad, targets, inputs, captured, accumulate, create_graph)
             if is_leaf:
                 continue
+            if needed is not None and not any(nxt in needed for nxt in node._next):
+                grad = None  # a wanted input's own node: its gradient is captured, not propagated
             grads_in = _apply(node, grad, keep_graph)
             numbers = node._next_nr
             for i, nxt in enumerate(node._next):
@@ -240,6 +249,25 @@ def _arrived_at_outputs(
     ]
 
 
+def _leading_to(wanted: set[Node], ready: list[Node], dependencies: dict[Node, int]) -> set[Node]:
+    """The nodes from which one of ``wanted`` can be reached (``wanted`` included)."""
+    remaining = dict(dependencies)
+    order, stack = [], list(ready)
+    while stack:  # a topological order of the graph
+        node = stack.pop()
+        order.append(node)
+        for nxt in node._next:
+            if nxt is not None:
+                remaining[nxt] -= 1
+                if remaining[nxt] == 0:
+                    stack.append(nxt)
+    leading: set[Node] = set()
+    for node in reversed(order):
+        if node in wanted or any(nxt in leading for nxt in node._next):
+            leading.add(node)
+    return leading
+
+
 def _count_dependencies(roots: list[Node]) -> dict[Node, int]:
     """How many edges lead into each node reachable from ``roots`` (iteratively)."""
     dependencies: dict[Node, int] = {}
@@ -305,7 +333,7 @@ def _run_tensor_hooks(node: Node, output_nr: int, grad: Tensor, create_graph: bo
         replaced = hook(grad)
         if replaced is not None:
             if not isinstance(replaced, Tensor) or replaced._data.shape != grad._data.shape:
-                raise RuntimeError(f"hook '{getattr(hook, '__name__', type(hook).__name__)}' has changed the size of value")
+                raise RuntimeError(f"hook '{getattr(hook, '__name__', '<unknown>')}' has changed the size of value")
             grad = replaced
     tensor = meta.retained() if meta.retained is not None else None
     if tensor is not None:
@@ -318,7 +346,8 @@ def _accumulate_into_leaf(leaf: Tensor, grad: Tensor, create_graph: bool) -> Non
     _accumulate(leaf, grad, create_graph)
     if leaf._meta is not None:
         for hook in list(leaf._meta.post_accumulate.values()):
-            hook(leaf)
+            if hook(leaf) is not None:
+                raise RuntimeError("Tensor post accumulate grad hooks should return None.")
 
 
 def _accumulate(tensor: Tensor, grad: Tensor, create_graph: bool) -> None:

@@ -1,6 +1,13 @@
 """In-place operations: they write into the tensor's storage (seen by its views and
 detached aliases), bump the shared version counter, and, when recorded, make the
-tensor's grad_fn the node of the operation (its history is "rebased")."""
+tensor's grad_fn the node of the operation (its history is "rebased").
+
+A recorded in-place op is computed out of place on a stand-in for the tensor's old value
+(a copy carrying its history: the rule may have saved it, and the write must not change
+what it saved), then written back. Recorded in-place ops on views are not supported yet:
+PyTorch rewrites the base's history (CopySlices over the view's region), which needs the
+view's position in its base; refgrad raises a clear error instead.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +17,17 @@ from typing import Any
 import numpy as np
 
 from refgrad import _grad_mode
+from refgrad._node import Grads, Node
+from refgrad._recording import needs_grad, record
 from refgrad._tensor import INFERENCE_COUNTER, IndexKey, Number, Tensor
 
 LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation."
 VIEW_OF_LEAF_INPLACE = "a view of a leaf Variable that requires grad is being used in an in-place operation."
-
-
 INFERENCE_INPLACE = (
     "Inplace update to inference tensor outside InferenceMode is not allowed.You can make a clone to get a "
     "normal tensor before doing inplace update.See https://github.com/pytorch/rfcs/pull/17 for more details."
 )
+VIEW_INPLACE = "refgrad does not support recorded in-place operations on views yet; use an out-of-place op"
 
 
 def check_inplace(t: Tensor) -> None:
@@ -37,67 +45,128 @@ def check_inplace(t: Tensor) -> None:
         raise RuntimeError(LEAF_INPLACE)
 
 
-def _write(t: Tensor, values: Any) -> None:
-    result = np.result_type(values)
-    if result.kind == "f" and t._data.dtype.kind != "f":
-        raise RuntimeError(f"result type Float can't be cast to the desired output type {_kind_name(t._data.dtype)}")
-    np.copyto(t._data, values, casting="unsafe")
-    t._vc[0] += 1
+def _old_value(t: Tensor) -> Tensor:
+    """A stand-in for ``t`` before the write: its values (copied) and its history."""
+    old = Tensor._make(t._data.copy(), t._grad_fn)
+    old._requires_grad = t._requires_grad
+    old._output_nr = t._output_nr
+    return old
 
 
-def _kind_name(dt: np.dtype[Any]) -> str:
-    return {"int64": "Long", "int32": "Int", "bool": "Bool"}.get(str(dt), str(dt))
-
-
-def apply(t: Tensor, op: Callable[[Tensor, Tensor | Number], Tensor], other: Tensor | Number) -> Tensor:
-    """``t op= other``: computed out of place, written into ``t``, the history rebased."""
-    check_inplace(t)
-    result = op(t, other)
+def _commit(t: Tensor, result: Tensor) -> Tensor:
+    """Write ``result`` into ``t``, bump its version and, if ``result`` was recorded, make
+    ``result``'s node the history of ``t``."""
     if result._data.shape != t._data.shape:
         raise RuntimeError(
             f"output with shape {list(t._data.shape)} doesn't match the broadcast shape {list(result._data.shape)}"
         )
-    if result._grad_fn is not None and t._base is not None:
-        raise RuntimeError("refgrad does not support recorded in-place operations on views yet; use an out-of-place op")
-    _write(t, result._data)
-    if result._grad_fn is not None:
-        t._grad_fn = result._grad_fn
+    node = result._grad_fn
+    if node is not None and t._base is not None:
+        raise RuntimeError(VIEW_INPLACE)
+    if result._data.dtype.kind == "f" and t._data.dtype.kind != "f":
+        raise RuntimeError(f"result type Float can't be cast to the desired output type {_type_name(t._data.dtype)}")
+    np.copyto(t._data, result._data, casting="unsafe")
+    t._vc[0] += 1
+    if node is not None:
+        t._grad_fn = node
         t._requires_grad = True
+        t._output_nr = 0
+        if node.saves_result and node._saved:
+            # the saved result is t itself now: later writes to t must be caught at backward
+            kept = Tensor._make(t._data, None, t._vc)
+            node._saved = node._saved[:-1] + (kept,)
+            node._saved_versions = node._saved_versions[:-1] + ((kept, t._vc[0]),)
     return t
+
+
+def _type_name(dt: np.dtype[Any]) -> str:
+    return {"int64": "Long", "int32": "Int", "bool": "Bool"}.get(str(dt), str(dt))
+
+
+def apply(t: Tensor, op: Callable[..., Tensor], *args: Any) -> Tensor:
+    """``t = op(t, *args)`` in place: ``add_``, ``mul_``, ``exp_``, ``clamp_``, ``+=``..."""
+    check_inplace(t)
+    other = args[0] if args else None
+    source = _old_value(t) if needs_grad(t, other) else t
+    return _commit(t, op(source, *args))
+
+
+class ZeroBackward0(Node):
+    __slots__ = ()
+
+    def vjp(self, grad: Tensor) -> Grads:
+        return (grad * 0.0,)  # overwritten by constants: no slope
+
+
+class FillBackward2(ZeroBackward0):
+    __slots__ = ()
 
 
 def fill(t: Tensor, value: Number) -> Tensor:
+    """``fill_``/``zero_``: every element becomes ``value``."""
     check_inplace(t)
-    _refuse_recorded_overwrite(t)
-    _write(t, np.asarray(value))
-    return t
+    filled = np.full_like(t._data, value)
+    if not needs_grad(t):
+        return _commit(t, Tensor._make(filled))
+    node = ZeroBackward0() if value == 0 else FillBackward2()
+    return _commit(t, record(node, filled, (_old_value(t),)))
+
+
+class CopyBackwards(Node):
+    __slots__ = ()
+
+    def vjp(self, grad: Tensor) -> Grads:
+        # the old values are gone (no slope); the source's slope is 1 (summed where it was broadcast)
+        return (grad * 0.0 if self.needs(0) else None, grad if self.needs(1) else None)
 
 
 def copy(t: Tensor, src: Tensor) -> Tensor:
+    """``copy_``: the values of ``src`` (broadcast to ``t``'s shape, cast to its dtype)."""
     check_inplace(t)
-    _refuse_recorded_overwrite(t)
-    if src._requires_grad and _grad_mode._state.grad_enabled:
-        raise RuntimeError("refgrad does not support recorded copy_ from a tensor that requires grad yet")
-    _write(t, np.broadcast_to(src._data, t._data.shape))
-    return t
+    values = np.broadcast_to(src._data, t._data.shape).astype(t._data.dtype)
+    if not needs_grad(t, src):
+        return _commit(t, Tensor._make(values))
+    return _commit(t, record(CopyBackwards(), values, (_old_value(t), src)))
 
 
-def _refuse_recorded_overwrite(t: Tensor) -> None:
-    """Overwriting a recorded tensor with constants is not supported yet (it would need a FillBackward node)."""
-    if (t._grad_fn is not None or (t._base is not None and t._base._requires_grad)) and _grad_mode._state.grad_enabled:
-        raise RuntimeError("refgrad does not support recorded fill_/zero_/copy_ on tensors that require grad yet")
+class CopySlices(Node):
+    """``t[key] = value`` recorded: the old values outside ``key`` and ``value`` inside."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: Any) -> None:
+        self.key = key
+
+    def vjp(self, grad: Tensor) -> Grads:
+        from refgrad._shape import getitem
+
+        outside = None
+        if self.needs(0):
+            mask = np.ones(grad._data.shape, dtype=bool)
+            mask[self.key] = False
+            outside = grad * Tensor._make(mask.astype(grad._data.dtype))
+        return (outside, getitem(grad, self.key) if self.needs(1) else None)
+
+
+class IndexPutBackward0(CopySlices):
+    __slots__ = ()
 
 
 def setitem(t: Tensor, key: IndexKey, value: Tensor | Number) -> None:
-    check_inplace(t)
-    recorded = _grad_mode._state.grad_enabled and (
-        t._requires_grad or (isinstance(value, Tensor) and value._requires_grad)
-    )
-    if recorded:
-        raise RuntimeError("refgrad does not support recorded item assignment yet; build the tensor with cat/where")
-    from refgrad._shape import _advanced_key
+    """``t[key] = value``: recorded as CopySlices (basic indexing) or IndexPutBackward0
+    (integer arrays and masks) when ``t`` or ``value`` requires grad."""
+    from refgrad._shape import _advanced_key, _is_advanced
 
     items = key if isinstance(key, tuple) else (key,)
-    numpy_key = _advanced_key(t, items) if any(isinstance(i, (Tensor, list)) for i in items) else key
-    t._data[numpy_key] = value._data if isinstance(value, Tensor) else value
-    t._vc[0] += 1
+    advanced = any(_is_advanced(item) for item in items)
+    if not advanced and _grad_mode._state.grad_enabled and t._grad_fn is None and t._requires_grad:
+        raise RuntimeError(VIEW_OF_LEAF_INPLACE)  # basic indexing writes through a view of t
+    check_inplace(t)
+    numpy_key = _advanced_key(t, items) if advanced else key
+    values = t._data.copy()
+    values[numpy_key] = value._data if isinstance(value, Tensor) else value
+    if not needs_grad(t, value):
+        _commit(t, Tensor._make(values))
+        return
+    node = IndexPutBackward0(numpy_key) if advanced else CopySlices(numpy_key)
+    _commit(t, record(node, values, (_old_value(t), value if isinstance(value, Tensor) else None)))

@@ -14,8 +14,9 @@ from refgrad._tensor import INFERENCE_COUNTER, Tensor, new_counter
 _state = _grad_mode._state
 
 INFERENCE_SAVED = (
-    "Inference tensors cannot be saved for backward. To work around you can make a clone to get a normal "
-    "tensor and use it in autograd."
+    "Inference tensors cannot be saved for backward. Please do not use Tensors created in inference mode in "
+    "computation tracked by autograd. To work around this, you can make a clone to get a normal tensor and use "
+    "it in autograd, or use `torch.no_grad()` instead of `torch.inference_mode()`."
 )
 
 
@@ -59,14 +60,14 @@ def record(
     if node.saves_result:
         saved = saved + (Tensor._make(data, None, result._vc),)
     node._saved = saved
-    node._saved_versions = _saved_versions(saved) if saved else ()
+    node._saved_versions = saved_versions(saved) if saved else ()
     node._shape = data.shape
     node._dtype = data.dtype
     node._tensor_meta = None
     return result
 
 
-def _saved_versions(saved: tuple[Tensor | float | None, ...]) -> tuple[tuple[Tensor, int], ...]:
+def saved_versions(saved: tuple[Tensor | float | None, ...]) -> tuple[tuple[Tensor, int], ...]:
     """Each saved tensor with its version now, to check at backward time."""
     versions: list[tuple[Tensor, int]] = []
     for value in saved:
@@ -108,7 +109,7 @@ def record_outputs(
             result._base = view_of if view_of._base is None else view_of._base
         results.append(result)
     node._saved = saved
-    node._saved_versions = _saved_versions(saved)
+    node._saved_versions = saved_versions(saved)
     node._outputs = tuple((r._data.shape, r._data.dtype) for r in results)
     node._shape, node._dtype = node._outputs[0] if node._outputs else ((), np.dtype(np.float32))
     node._tensor_meta = None

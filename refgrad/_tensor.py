@@ -184,7 +184,7 @@ class Tensor:
 
     @property
     def grad(self) -> Tensor | None:
-        if self._grad_fn is not None and not self.retains_grad:
+        if self._grad_fn is not None and self._grad is None and not self.retains_grad:
             warnings.warn(NONLEAF_GRAD_WARNING, UserWarning, stacklevel=2)
         return self._grad
 
@@ -439,6 +439,27 @@ class Tensor:
 
     def div_(self, other: Tensor | Number) -> Tensor:
         return _inplace.apply(self, _pointwise.div, other)
+
+    def pow_(self, exponent: Tensor | Number) -> Tensor:
+        return _inplace.apply(self, _pointwise.pow, exponent)
+
+    def neg_(self) -> Tensor:
+        return _inplace.apply(self, _pointwise.neg)
+
+    def exp_(self) -> Tensor:
+        return _inplace.apply(self, _pointwise.exp)
+
+    def sigmoid_(self) -> Tensor:
+        return _inplace.apply(self, _pointwise.sigmoid)
+
+    def tanh_(self) -> Tensor:
+        return _inplace.apply(self, _pointwise.tanh)
+
+    def relu_(self) -> Tensor:
+        return _inplace.apply(self, _pointwise.relu)
+
+    def clamp_(self, min: Number | None = None, max: Number | None = None) -> Tensor:
+        return _inplace.apply(self, _pointwise.clamp, min, max)
 
     def zero_(self) -> Tensor:
         return _inplace.fill(self, 0)

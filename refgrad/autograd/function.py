@@ -16,7 +16,7 @@ import numpy as np
 
 from refgrad import _grad_mode
 from refgrad._node import Grads, MultiOutputNode, Node
-from refgrad._recording import record, record_outputs
+from refgrad._recording import record, record_outputs, saved_versions
 from refgrad._tensor import Tensor
 
 __all__ = ["BackwardCFunction", "Function", "FunctionCtx", "once_differentiable"]
@@ -44,10 +44,9 @@ class FunctionCtx(MultiOutputNode):
         self._to_save = tensors
 
     @property
-    def saved_tensors(self) -> tuple[Tensor, ...]:
+    def saved_tensors(self) -> tuple[Tensor | None, ...]:
         """What ``save_for_backward`` saved, checked against in-place changes since."""
-        saved = self.unpack_saved()
-        return tuple(t for t in saved if isinstance(t, Tensor))
+        return tuple(t if isinstance(t, Tensor) else None for t in self.unpack_saved())
 
     def mark_non_differentiable(self, *outputs: Tensor) -> None:
         self._non_differentiable = {id(t) for t in outputs}
@@ -106,7 +105,8 @@ class Function:
     def _node_type(cls) -> type[BackwardCFunction]:
         node_type = Function._node_types.get(cls)
         if node_type is None:
-            node_type = type(f"{cls.__name__}Backward", (BackwardCFunction,), {"__slots__": (), "function": cls})
+            # no __slots__: forward may keep anything on ctx (ctx.k = k), as in PyTorch
+            node_type = type(f"{cls.__name__}Backward", (BackwardCFunction,), {"function": cls})
             Function._node_types[cls] = node_type
         return node_type
 
@@ -114,7 +114,8 @@ class Function:
     def apply(cls, *args: Any) -> Any:
         """Run ``forward`` (with grad disabled) and, when an input tensor requires grad in grad
         mode, record one node whose rule is ``backward``."""
-        ctx = cls._node_type().__new__(cls._node_type())
+        node_type = cls._node_type()
+        ctx: BackwardCFunction = node_type.__new__(node_type)
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
         ctx._input_is_tensor = tuple(isinstance(a, Tensor) for a in args)
         ctx._to_save = ()
@@ -128,32 +129,28 @@ class Function:
         if not recording:
             return result
         inputs = tuple(a for a in args if isinstance(a, Tensor))
-        # An output that is an input (or saved) is returned as a new tensor on the same storage.
-        fresh = [Tensor._make(o._data, None, o._vc) if _is_among(o, inputs) else o for o in outputs]
-        recorded = record_outputs(ctx, [o._data for o in fresh], inputs, _saved_values(ctx, outputs, fresh))
-        final = []
+        # The results are new tensors on the outputs' storage (and version counters).
+        recorded = record_outputs(ctx, [o._data for o in outputs], inputs)
         for original, new in zip(outputs, recorded):
+            new._vc = original._vc
             if id(original) in ctx._non_differentiable:
                 new._grad_fn = None
                 new._requires_grad = False
-            final.append(new)
-        return final[0] if single else tuple(final)
+        saved: list[Tensor | None] = []
+        item: Tensor | None
+        for item in ctx._to_save:
+            saved.append(_saved_value(item, outputs))
+        ctx._saved = tuple(saved)
+        ctx._saved_versions = saved_versions(ctx._saved)
+        return recorded[0] if single else recorded
 
 
-def _is_among(t: Tensor, tensors: tuple[Tensor, ...]) -> bool:
-    return any(t is other for other in tensors)
-
-
-def _saved_values(ctx: FunctionCtx, outputs: tuple[Tensor, ...], fresh: list[Tensor]) -> tuple[Tensor | None, ...]:
-    """What ``save_for_backward`` got; an output is saved as its values and version counter
-    (holding the output itself would be a reference cycle through its grad_fn)."""
-    saved: list[Tensor | None] = []
-    for t in ctx._to_save:
-        for original, new in zip(outputs, fresh):
-            if t is original:
-                t = Tensor._make(new._data, None, new._vc)
-        saved.append(t)
-    return tuple(saved)
+def _saved_value(saved: Tensor | None, outputs: tuple[Tensor, ...]) -> Tensor | None:
+    """A saved output is kept as its values and version counter: holding the result itself
+    would be a reference cycle through its grad_fn."""
+    if saved is not None and any(saved is o for o in outputs):
+        return Tensor._make(saved._data, None, saved._vc)
+    return saved
 
 
 class DelayedError(Node):

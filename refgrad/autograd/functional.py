@@ -31,8 +31,34 @@ def _like(structure: Any, values: tuple[Any, ...]) -> Any:
     return values if isinstance(structure, tuple) else values[0]
 
 
-def _fresh_inputs(inputs: Inputs) -> tuple[Tensor, ...]:
-    return tuple(t.detach().requires_grad_() for t in _as_tuple(inputs))
+def _fresh_inputs(inputs: Inputs, create_graph: bool) -> tuple[Tensor, ...]:
+    """What the function is run on: with ``create_graph`` an input that requires grad stays
+    connected to its graph (so the result can be differentiated with respect to it); any
+    other input is a detached copy that requires grad."""
+    return tuple(t.view_as(t) if create_graph and t._requires_grad else t.detach().requires_grad_() for t in _as_tuple(inputs))
+
+
+OUTPUT_V_NONE = "The vector v can only be None if the user-provided function returns a single Tensor with a single element."
+INPUT_V_NONE = "The vector v can only be None if the input to the user-provided function is a single Tensor with a single element."
+
+
+def _vectors(v: Tensor | tuple[Tensor, ...] | None, like: tuple[Tensor, ...], none_message: str) -> tuple[Tensor, ...]:
+    """``v`` checked against the tensors it multiplies (omitted only for one single element)."""
+    if v is None:
+        if len(like) != 1 or like[0].numel() != 1:
+            raise RuntimeError(none_message)
+        return (Tensor._make(np.ones_like(like[0]._data)),)
+    vs = _as_tuple(v)
+    for vector, t in zip(vs, like):
+        if vector._data.shape != t._data.shape:
+            raise RuntimeError(f"v has invalid size: should be {t.shape!r} but got {vector.shape!r}.")
+    return vs
+
+
+def _single_element(out: Tensor, function: str) -> Tensor:
+    if not isinstance(out, Tensor) or out.numel() != 1:
+        raise RuntimeError(f"The Tensor returned by the function given to {function} should contain a single element")
+    return out
 
 
 def _zeros_for_unused(grads: tuple[Tensor | None, ...], like: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
@@ -61,11 +87,10 @@ def vjp(
 ) -> tuple[Any, Any]:
     """(func(inputs), vᵀ·J): the vector-Jacobian product (``v`` may be omitted for a scalar output)."""
     with _grad_mode.enable_grad():
-        xs = _fresh_inputs(inputs)
+        xs = _fresh_inputs(inputs, create_graph)
         out = func(*xs)
         outs = _as_tuple(out)
-        vs = _as_tuple(v) if v is not None else (None,) * len(outs)
-        result = _vjp(outs, xs, vs, create_graph)
+        result = _vjp(outs, xs, _vectors(v, outs, OUTPUT_V_NONE), create_graph)
     return _like(out, _finish(outs, create_graph)), _like(inputs, _finish(result, create_graph))
 
 
@@ -75,10 +100,10 @@ def jvp(
     """(func(inputs), J·v): the Jacobian-vector product, as the VJP of a VJP: for u a dummy
     cotangent, g(u) = Jᵀu is linear in u, and d(vᵀ g(u))/du = J v."""
     with _grad_mode.enable_grad():
-        xs = _fresh_inputs(inputs)
+        xs = _fresh_inputs(inputs, create_graph)
+        vs = _vectors(v, xs, INPUT_V_NONE)
         out = func(*xs)
         outs = _as_tuple(out)
-        vs = _as_tuple(v) if v is not None else tuple(Tensor._make(np.ones_like(x._data)) for x in xs)
         dummies = tuple(Tensor._make(np.zeros_like(o._data)).requires_grad_() for o in outs)
         transposed = _vjp(outs, xs, dummies, create_graph=True)
         result = _vjp(transposed, dummies, vs, create_graph)
@@ -89,7 +114,7 @@ def jacobian(func: Callable[..., Any], inputs: Inputs, create_graph: bool = Fals
     """∂output/∂input: for one output and one input a tensor of shape output.shape + input.shape;
     tuples (per output, then per input) otherwise. Built row by row with ``autograd.grad``."""
     with _grad_mode.enable_grad():
-        xs = _fresh_inputs(inputs)
+        xs = _fresh_inputs(inputs, create_graph)
         out = func(*xs)
         outs = _as_tuple(out)
         per_output = []
@@ -116,9 +141,7 @@ def hessian(func: Callable[..., Any], inputs: Inputs, create_graph: bool = False
     """The matrix of second derivatives of a scalar function: the Jacobian of its gradient."""
 
     def gradient(*xs: Tensor) -> Any:
-        out = func(*xs)
-        if out.numel() != 1:
-            raise RuntimeError("The function given to hessian should return a single element Tensor")
+        out = _single_element(func(*xs), "hessian")
         return _like(inputs, _vjp((out,), xs, (None,), create_graph=True))
 
     return jacobian(gradient, inputs, create_graph)
@@ -129,8 +152,8 @@ def hvp(
 ) -> tuple[Any, Any]:
     """(func(inputs), H·v) for a scalar function, without forming H (the Hessian is symmetric)."""
     with _grad_mode.enable_grad():
-        xs = _fresh_inputs(inputs)
-        out = func(*xs)
+        xs = _fresh_inputs(inputs, create_graph)
+        out = _single_element(func(*xs), "hvp")
         gradient = _vjp((out,), xs, (None,), create_graph=True)
-        result = _vjp(gradient, xs, _as_tuple(v), create_graph)
+        result = _vjp(gradient, xs, _vectors(v, xs, INPUT_V_NONE), create_graph)
     return _finish((out,), create_graph)[0], _like(inputs, _finish(result, create_graph))
