@@ -44,6 +44,9 @@ from refgrad._linalg import bmm, dot, matmul, mm, mv, outer
 from refgrad._pointwise import (
     abs,
     add,
+    bitwise_and,
+    bitwise_not,
+    bitwise_or,
     clamp,
     clamp_max,
     clamp_min,
@@ -122,7 +125,7 @@ long = int64
 __version__ = "0.1.0"
 
 __all__ = [
-    "Size", "Tensor", "abs", "add", "amax", "autograd", "amin", "arange", "argmax", "argmin", "bmm", "bool",
+    "Size", "Tensor", "abs", "add", "amax", "autograd", "amin", "arange", "argmax", "argmin", "bitwise_and", "bitwise_not", "bitwise_or", "bmm", "bool",
     "broadcast_to", "cat", "chunk", "clamp", "clamp_max", "clamp_min", "clone", "cos", "div", "dot",
     "double", "dtype", "enable_grad", "eq", "exp", "expm1", "eye", "flatten", "flip", "float32",
     "float64", "from_numpy", "full", "ge", "get_default_dtype", "gt", "inference_mode", "int32", "int64",

@@ -15,13 +15,17 @@ Array = npt.NDArray[Any]
 class dtype:
     """A tensor element type, printed as ``refgrad.float32`` (like ``torch.float32``)."""
 
-    __slots__ = ("name", "numpy", "is_floating_point", "_category")
+    __slots__ = ("name", "numpy", "is_floating_point", "_category", "scalar_name", "cpp_name")
 
-    def __init__(self, name: str, numpy_dtype: np.dtype[Any], category: int) -> None:
+    def __init__(self, name: str, numpy_dtype: np.dtype[Any], category: int, scalar_name: str, cpp_name: str) -> None:
         self.name = name
         self.numpy = numpy_dtype
         self.is_floating_point = category == _FLOAT
         self._category = category
+        self.scalar_name = scalar_name
+        """PyTorch's name in messages: Float, Double, Long, Int, Bool."""
+        self.cpp_name = cpp_name
+        """The C type PyTorch names in some messages: float, double, long int..."""
 
     @property
     def itemsize(self) -> int:
@@ -36,11 +40,11 @@ class dtype:
 
 _BOOL, _INT, _FLOAT = 0, 1, 2
 
-bool_: Final = dtype("bool", np.dtype(np.bool_), _BOOL)
-int32: Final = dtype("int32", np.dtype(np.int32), _INT)
-int64: Final = dtype("int64", np.dtype(np.int64), _INT)
-float32: Final = dtype("float32", np.dtype(np.float32), _FLOAT)
-float64: Final = dtype("float64", np.dtype(np.float64), _FLOAT)
+bool_: Final = dtype("bool", np.dtype(np.bool_), _BOOL, "Bool", "bool")
+int32: Final = dtype("int32", np.dtype(np.int32), _INT, "Int", "int")
+int64: Final = dtype("int64", np.dtype(np.int64), _INT, "Long", "long int")
+float32: Final = dtype("float32", np.dtype(np.float32), _FLOAT, "Float", "float")
+float64: Final = dtype("float64", np.dtype(np.float64), _FLOAT, "Double", "double")
 
 _BY_NUMPY: Final[dict[np.dtype[Any], dtype]] = {d.numpy: d for d in (bool_, int32, int64, float32, float64)}
 

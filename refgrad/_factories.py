@@ -39,6 +39,8 @@ def _inferred_dtype(data: Any, array: Array) -> dtype:
     if isinstance(data, (np.ndarray, np.generic)):
         return _dtype.from_numpy_dtype(array.dtype)
     kind = array.dtype.kind
+    if kind == "u" or (kind == "O" and all(isinstance(v, int) for v in array.flat)):
+        raise ValueError("Overflow when unpacking long long")  # beyond int64
     if kind == "f":
         return _dtype.get_default_dtype()
     if kind in "iu":
@@ -69,7 +71,10 @@ def from_numpy(array: Array) -> Tensor:
 
 def _filled(size: tuple[int | Sequence[int], ...], value: Number, dt: dtype | None, requires_grad: bool) -> Tensor:
     target = dt if dt is not None else _dtype.get_default_dtype()
-    return _finish(np.full(shape_args(size), value, dtype=target.numpy), requires_grad)
+    shape = shape_args(size)
+    if any(n < 0 for n in shape):
+        raise RuntimeError("zeros: Dimension size must be non-negative.")
+    return _finish(np.full(shape, value, dtype=target.numpy), requires_grad)
 
 
 def zeros(*size: int | Sequence[int], dtype: dtype | None = None, requires_grad: bool = False) -> Tensor:

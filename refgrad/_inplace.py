@@ -64,7 +64,7 @@ def _commit(t: Tensor, result: Tensor) -> Tensor:
     if node is not None and t._base is not None:
         raise RuntimeError(VIEW_INPLACE)
     if result._data.dtype.kind == "f" and t._data.dtype.kind != "f":
-        raise RuntimeError(f"result type Float can't be cast to the desired output type {_type_name(t._data.dtype)}")
+        raise RuntimeError(f"result type Float can't be cast to the desired output type {t.dtype.scalar_name}")
     np.copyto(t._data, result._data, casting="unsafe")
     t._vc[0] += 1
     if node is not None:
@@ -77,10 +77,6 @@ def _commit(t: Tensor, result: Tensor) -> Tensor:
             node._saved = node._saved[:-1] + (kept,)
             node._saved_versions = node._saved_versions[:-1] + ((kept, t._vc[0]),)
     return t
-
-
-def _type_name(dt: np.dtype[Any]) -> str:
-    return {"int64": "Long", "int32": "Int", "bool": "Bool"}.get(str(dt), str(dt))
 
 
 def apply(t: Tensor, op: Callable[..., Tensor], *args: Any) -> Tensor:

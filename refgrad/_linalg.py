@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from refgrad._node import Grads, Node
@@ -10,14 +12,13 @@ from refgrad._recording import needs_grad, plain, record
 from refgrad._shape import expand, reshape, squeeze, transpose, unsqueeze
 from refgrad._tensor import Tensor
 
-_TYPE_NAMES = {"float32": "float", "float64": "double", "int64": "long", "int32": "int", "bool": "bool"}
 
 
 def _same_dtype(a: Tensor, b: Tensor, first: str, second: str) -> None:
     if a._data.dtype != b._data.dtype:
         raise RuntimeError(
             f"expected {first} and {second} to have the same dtype, but got: "
-            f"{_TYPE_NAMES[str(a._data.dtype)]} != {_TYPE_NAMES[str(b._data.dtype)]}"
+            f"{a.dtype.cpp_name} != {b.dtype.cpp_name}"
         )
 
 
@@ -86,7 +87,10 @@ def dot(input: Tensor, other: Tensor) -> Tensor:
             f"inconsistent tensor size, expected tensor [{n}] and src [{m}] to have the same number of elements, "
             f"but got {n} and {m} elements respectively"
         )
-    _same_dtype(input, other, "both vectors", "")
+    if input._data.dtype != other._data.dtype:
+        raise RuntimeError(
+            f"dot : expected both vectors to have same dtype, but found {input.dtype.scalar_name} and {other.dtype.scalar_name}"
+        )
     return _product(DotBackward0(), np.asarray(np.dot(input._data, other._data)), input, other)
 
 
@@ -114,6 +118,9 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:
 
 def outer(input: Tensor, vec2: Tensor) -> Tensor:
     """``input[:, None] * vec2``, recorded as those two ops (as PyTorch does)."""
+    for name, t in (("self", input), ("vec2", vec2)):
+        if t._data.ndim != 1:
+            raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {t._data.ndim}-D")
     return reshape(input, (-1, 1)) * vec2
 
 
@@ -135,7 +142,7 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     if db <= 2:
         # fold the batch dims of the left operand into its rows: one mm or mv
         batch, k = input._data.shape[:-1], input._data.shape[-1]
-        folded = reshape(input, (-1, k))
+        folded = reshape(input, (math.prod(batch), k))
         product = mm(folded, other) if db == 2 else mv(folded, other)
         return reshape(product, batch + other._data.shape[1:])
     return _batched_matmul(input, other)
@@ -148,8 +155,9 @@ def _batched_matmul(input: Tensor, other: Tensor) -> Tensor:
     batch = broadcast_shapes(a._data.shape[:-2], b._data.shape[:-2])
     if k != k2:
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: [*, {k}] but got: [*, {k2}].")
-    a3 = reshape(expand(a, batch + (n, k)), (-1, n, k))
-    b3 = reshape(expand(b, batch + (k, m)), (-1, k, m))
+    count = math.prod(batch)
+    a3 = reshape(expand(a, batch + (n, k)), (count, n, k))
+    b3 = reshape(expand(b, batch + (k, m)), (count, k, m))
     result = reshape(bmm(a3, b3), batch + (n, m))
     if input._data.ndim == 1:
         result = squeeze(result, -2)

@@ -166,7 +166,7 @@ class AccumulateGrad(Node):
 def grad_accumulator(leaf: Tensor) -> AccumulateGrad:
     """The leaf's AccumulateGrad node: one per leaf while a graph uses it (held weakly)."""
     ref = leaf._accumulator
-    node = ref() if ref is not None else None
+    node = ref() if ref is not None and ref is not NO_ACCUMULATOR else None
     if node is None:
         node = AccumulateGrad(leaf)
         leaf._accumulator = weakref.ref(node)
@@ -179,16 +179,22 @@ def edge(t: Tensor | None) -> Node | None:
         return None
     if t._grad_fn is not None:
         return t._grad_fn  # (the caller reads t._output_nr for multi-output nodes)
-    # A view made under no_grad of a tensor that requires grad: PyTorch gives it no
-    # accumulator, so gradients reach neither it nor its base.
-    return None if t._base is not None else grad_accumulator(t)
+    if t._accumulator is NO_ACCUMULATOR:
+        return None
+    return grad_accumulator(t)
+
+
+def NO_ACCUMULATOR() -> None:
+    """Marks a view made under no_grad of a tensor that requires grad: PyTorch gives it no
+    accumulator, so gradients reach neither it nor its base."""
+    return None
 
 
 _BACKWARD_SUFFIX = re.compile(r"Backward\d*$")
 
 
 def _modified_message(tensor: Tensor, version: int, node: Node, creator: Node | None) -> str:
-    kind = "FloatTensor" if tensor._data.dtype == np.float32 else "DoubleTensor"
+    kind = tensor.dtype.scalar_name + "Tensor"
     shape = list(tensor._data.shape)
     output = "" if creator is None else f", which is output 0 of {_BACKWARD_SUFFIX.sub('', creator.name())},"
     return (

@@ -392,7 +392,7 @@ class ReluBackward0(Node):
     saves_result = True
 
     def vjp(self, grad: Tensor, result: Tensor) -> Grads:
-        return (where(result > 0, grad, 0.0),)  # relu'(0) = 0
+        return (where(result <= 0, 0.0, grad),)  # relu'(0) = 0 (and NaN passes the gradient, as in PyTorch)
 
 
 def relu(input: Tensor) -> Tensor:
@@ -419,7 +419,9 @@ class SignBackward0(Node):
 
 
 def sign(input: Tensor) -> Tensor:
-    return _unary(SignBackward0(), np.sign(input._data), input)
+    data = input._data
+    signs = np.sign(data) if data.dtype.kind != "f" else np.where(np.isnan(data), 0, np.sign(data)).astype(data.dtype)
+    return _unary(SignBackward0(), signs, input)  # sign(NaN) = 0, as in PyTorch
 
 
 class CloneBackward0(Node):
@@ -477,7 +479,8 @@ def clamp(input: Tensor, min: Number | None = None, max: Number | None = None) -
         out = np.maximum(out, min)
     if max is not None:
         out = np.minimum(out, max)
-    return _unary(ClampBackward1(min, max), _cast(out, input._data.dtype), input, (input,))
+    dt = _promote([input], [b for b in (min, max) if b is not None]).numpy
+    return _unary(ClampBackward1(min, max), _cast(out, dt), input, (input,))
 
 
 class ClampMinBackward0(Node):
@@ -491,7 +494,7 @@ class ClampMinBackward0(Node):
 
 
 def clamp_min(input: Tensor, min: Number) -> Tensor:
-    out = _cast(np.maximum(input._data, min), input._data.dtype)
+    out = _cast(np.maximum(input._data, min), _promote([input], [min]).numpy)
     return _unary(ClampMinBackward0(min), out, input, (input,))
 
 
@@ -506,7 +509,7 @@ class ClampMaxBackward0(Node):
 
 
 def clamp_max(input: Tensor, max: Number) -> Tensor:
-    out = _cast(np.minimum(input._data, max), input._data.dtype)
+    out = _cast(np.minimum(input._data, max), _promote([input], [max]).numpy)
     return _unary(ClampMaxBackward0(max), out, input, (input,))
 
 
@@ -532,8 +535,9 @@ class MinimumBackward0(Node):
 
 
 def _tie_split(grad: Tensor, winner: Tensor, loser: Tensor) -> Tensor:
-    """The gradient where ``winner > loser``, half of it where they tie, 0 elsewhere."""
-    return where(winner == loser, grad / 2, where(winner > loser, grad, 0.0))
+    """Half the gradient where they tie, none where ``winner < loser``, all of it elsewhere
+    (so, as in PyTorch, a NaN operand takes the gradient)."""
+    return where(winner == loser, grad / 2, where(winner < loser, 0.0, grad))
 
 
 def maximum(input: Tensor, other: Tensor) -> Tensor:
@@ -623,3 +627,25 @@ def logical_or(input: Tensor, other: Tensor | Number) -> Tensor:
 
 def logical_not(input: Tensor) -> Tensor:
     return plain(np.logical_not(input._data))
+
+
+def _bitwise(fn: Any, name: str, input: Tensor, other: Tensor | Number) -> Tensor:
+    """``&``/``|`` on bool and integer tensors (elementwise bits; for bools, and/or)."""
+    a, b, dt = _operands(input, other, name)
+    if dt.kind not in "biu":
+        raise RuntimeError(f'"{name}_cpu" not implemented for \'{_dtype.from_numpy_dtype(dt).scalar_name}\'')
+    return plain(_cast(fn(a, b), dt))
+
+
+def bitwise_and(input: Tensor, other: Tensor | Number) -> Tensor:
+    return _bitwise(np.bitwise_and, "bitwise_and", input, other)
+
+
+def bitwise_or(input: Tensor, other: Tensor | Number) -> Tensor:
+    return _bitwise(np.bitwise_or, "bitwise_or", input, other)
+
+
+def bitwise_not(input: Tensor) -> Tensor:
+    if input._data.dtype.kind not in "biu":
+        raise RuntimeError(f'"bitwise_not_cpu" not implemented for \'{input.dtype.scalar_name}\'')
+    return plain(np.invert(input._data))

@@ -8,7 +8,7 @@ import numpy as np
 
 from refgrad import _grad_mode
 from refgrad._dtype import Array
-from refgrad._node import MultiOutputNode, Node, edge
+from refgrad._node import NO_ACCUMULATOR, MultiOutputNode, Node, edge
 from refgrad._tensor import INFERENCE_COUNTER, Tensor, new_counter
 
 _state = _grad_mode._state
@@ -120,5 +120,7 @@ def view(data: Array, base: Tensor) -> Tensor:
     no_grad of a tensor that requires grad requires grad too, but gradients stop there."""
     result = Tensor._make(as_array(data), None, base._vc)
     result._base = base if base._base is None else base._base
-    result._requires_grad = base._requires_grad
+    if base._requires_grad:
+        result._requires_grad = True
+        result._accumulator = NO_ACCUMULATOR
     return result

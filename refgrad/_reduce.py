@@ -25,8 +25,10 @@ def reduced_dims(dim: Dims, ndim: int) -> tuple[int, ...]:
     if dim is None:
         return tuple(range(ndim))
     if isinstance(dim, int):
-        return (normalize_dim(dim, ndim),)
+        dim = (dim,)
     dims = tuple(sorted(normalize_dim(d, ndim) for d in dim))
+    if ndim == 0:
+        return ()  # a 0-d tensor accepts dim 0 / -1 and has nothing to reduce
     if len(set(dims)) != len(dims):
         raise RuntimeError(f"dim {dims[0]} appears multiple times in the list of dims")
     return dims if dims else tuple(range(ndim))
@@ -65,10 +67,6 @@ def _reduce(node: _Reduction, out: Any, input: Tensor, saved: tuple[Tensor, ...]
     return record(node, out, (input,), saved)
 
 
-def _axis(dims: tuple[int, ...]) -> tuple[int, ...]:
-    return dims
-
-
 # ----------------------------------------------------------------------------- sum, mean
 class SumBackward0(_Reduction):
     __slots__ = ()
@@ -105,16 +103,12 @@ def mean(input: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:
     if data.dtype.kind != "f":
         raise RuntimeError(
             "mean(): could not infer output dtype. Input dtype must be either a floating point or "
-            f"complex dtype. Got: {_torch_type_name(data.dtype)}"
+            f"complex dtype. Got: {input.dtype.scalar_name}"
         )
     dims = reduced_dims(dim, data.ndim)
     out = np.mean(data, axis=dims, keepdims=keepdim)
     node = (MeanBackward0 if dim is None else MeanBackward1)(dims, data.shape, keepdim)
     return _reduce(node, out, input)
-
-
-def _torch_type_name(dt: np.dtype[Any]) -> str:
-    return {"int64": "Long", "int32": "Int", "bool": "Bool"}.get(str(dt), str(dt))
 
 
 # ----------------------------------------------------------------------------- max, min
@@ -125,9 +119,14 @@ class _EvenSplit(_Reduction):
     saves_result = True
 
     def vjp(self, grad: Tensor, input: Tensor, result: Tensor) -> Grads:
-        hits = input == self.kept(result)
+        hits = _hits(input, self.kept(result))
         count = sum(hits, self.dims, keepdim=True)
         return (where(hits, self.spread(grad) / count, 0.0),)
+
+
+def _hits(input: Tensor, extreme: Tensor) -> Tensor:
+    """Where ``input`` equals the extreme value it was reduced to (NaN counts as equal to NaN)."""
+    return plain((input._data == extreme._data) | (np.isnan(input._data) & np.isnan(extreme._data)))
 
 
 class MaxBackward1(_EvenSplit):
@@ -152,6 +151,8 @@ class _SelectedIndex(_Reduction):
     __slots__ = ()
 
     def vjp(self, grad: Tensor, indices: Tensor) -> Grads:
+        if not self.dims:
+            return (grad,)  # a 0-d input is its own extreme
         (d,) = self.dims
         positions = np.arange(self.input_shape[d]).reshape((-1,) + (1,) * (len(self.input_shape) - d - 1))
         chosen = plain(positions == self.kept(indices)._data)
@@ -183,16 +184,16 @@ def extremum(input: Tensor, dim: int | Tensor | None, keepdim: bool, largest: bo
         out = np.max(data) if largest else np.min(data)
         node_type: type[_Reduction] = MaxBackward1 if largest else MinBackward1
         return _reduce(node_type(reduced_dims(None, data.ndim), data.shape, False), out, input, (input,))
-    (d,) = reduced_dims(dim, data.ndim)
-    _nonempty(data, name, (d,))
-    work = data.reshape(1) if data.ndim == 0 else data
-    indices = as_array(np.argmax(work, axis=d, keepdims=keepdim) if largest else np.argmin(work, axis=d, keepdims=keepdim))
-    values = np.take_along_axis(work, indices if keepdim else np.expand_dims(indices, d), axis=d)
+    dims = reduced_dims(dim, data.ndim)
+    node = (MaxBackward0 if largest else MinBackward0)(dims, data.shape, keepdim)
+    if not dims:  # a 0-d tensor
+        return ValuesIndices(_reduce(node, data.copy(), input, (plain(np.zeros((), np.int64)),)), plain(np.zeros((), np.int64)))
+    (d,) = dims
+    _nonempty(data, name, dims)
+    indices = as_array(np.argmax(data, axis=d, keepdims=keepdim) if largest else np.argmin(data, axis=d, keepdims=keepdim))
+    values = np.take_along_axis(data, indices if keepdim else np.expand_dims(indices, d), axis=d)
     values = values if keepdim else np.squeeze(values, axis=d)
-    if data.ndim == 0:
-        values, indices = values.reshape(()), indices.reshape(())
     index_tensor = plain(indices.astype(np.int64))
-    node = (MaxBackward0 if largest else MinBackward0)((d,), data.shape, keepdim)
     return ValuesIndices(_reduce(node, values, input, (index_tensor,)), index_tensor)
 
 
@@ -235,15 +236,16 @@ def _amax_amin(input: Tensor, dim: int | Sequence[int], keepdim: bool, node_type
 
 
 def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    return _argextremum(input, dim, keepdim, np.argmax)
+    return _arg_extremum(input, dim, keepdim, np.argmax)
 
 
 def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    return _argextremum(input, dim, keepdim, np.argmin)
+    return _arg_extremum(input, dim, keepdim, np.argmin)
 
 
-def _argextremum(input: Tensor, dim: int | None, keepdim: bool, fn: Any) -> Tensor:
+def _arg_extremum(input: Tensor, dim: int | None, keepdim: bool, fn: Any) -> Tensor:
     data = input._data
+    _nonempty(data, fn.__name__, () if dim is None else reduced_dims(dim, data.ndim))
     if dim is None:
         return plain(np.asarray(fn(data), dtype=np.int64))
     return plain(fn(data, axis=normalize_dim(dim, data.ndim), keepdims=keepdim).astype(np.int64))
@@ -255,25 +257,32 @@ class ProdBackward0(_Reduction):
     saves_result = True
 
     def vjp(self, grad: Tensor, input: Tensor, result: Tensor) -> Grads:
-        if not input._data.all():
-            # With zeros, result / input is 0/0: use the exact product of the other factors.
-            others = plain(_product_of_others(input._data, self.dims))
-            return (self.spread(grad) * others,)
-        return (self.spread(grad) * self.kept(result) / input,)  # d Πx / dx_i = Πx / x_i
+        g = self.spread(grad)
+        if input._data.all():
+            return (g * self.kept(result) / input,)  # d Πx / dx_i = Πx / x_i
+        # With zeros Πx / x_i is 0/0. In a group with exactly one zero, that element's slope is
+        # the product of the others; every other slope in a group with a zero is 0. (Written
+        # with differentiable ops and safe denominators, so second derivatives are right too.)
+        zero = input == 0
+        safe = where(zero, 1.0, input)
+        zeros_in_group = sum(zero, self.dims, keepdim=True)
+        product_of_others = self.kept_product(safe)
+        slope = where(
+            zeros_in_group == 0,
+            self.kept(result) / safe,
+            where(zero & (zeros_in_group == 1), product_of_others, 0.0),
+        )
+        return (g * slope,)
+
+    def kept_product(self, t: Tensor) -> Tensor:
+        """Πt over the reduced dims, keeping them as size 1."""
+        if len(self.dims) == 1 and len(self.input_shape) > 1:
+            return prod(t, self.dims[0], keepdim=True)
+        return prod(t).reshape(_keepdim_shape(self.input_shape, self.dims))
 
 
 class ProdBackward1(ProdBackward0):
     __slots__ = ()
-
-
-def _product_of_others(data: Array, dims: tuple[int, ...]) -> Array:
-    """For each element, the product of the other elements of its reduction group."""
-    moved = np.moveaxis(data, dims, tuple(range(-len(dims), 0)))
-    flat = moved.reshape(moved.shape[: moved.ndim - len(dims)] + (-1,))
-    ones = np.ones_like(flat[..., :1])
-    before = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
-    after = np.flip(np.cumprod(np.concatenate([ones, np.flip(flat, -1)[..., :-1]], axis=-1), axis=-1), -1)
-    return np.moveaxis((before * after).reshape(moved.shape), tuple(range(-len(dims), 0)), dims)
 
 
 def prod(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
@@ -295,13 +304,17 @@ class _Spread(_Reduction):
     def centered(self, input: Tensor) -> Tensor:
         return input - mean(input, self.dims, keepdim=True)
 
+    def divisor(self) -> np.float64:
+        """N - correction, never below 0 (as PyTorch: dividing by 0 gives inf / nan)."""
+        return np.float64(builtins.max(0.0, self.count() - self.correction))
+
 
 class VarBackward0(_Spread):
     __slots__ = ()
 
     def vjp(self, grad: Tensor, input: Tensor) -> Grads:
         # d var = 2 (x - mean) / (N - correction)
-        return (self.spread(grad) * self.centered(input) * (2 / (self.count() - self.correction)),)
+        return (self.spread(grad) * self.centered(input) * float(2 / self.divisor()),)
 
 
 class StdBackward0(_Spread):
@@ -311,7 +324,7 @@ class StdBackward0(_Spread):
     def vjp(self, grad: Tensor, input: Tensor, result: Tensor) -> Grads:
         # d std = d var / (2 std), 0 where std = 0
         std = self.kept(result)
-        scaled = self.spread(grad) * self.centered(input) / ((self.count() - self.correction) * std)
+        scaled = self.spread(grad) * self.centered(input) / (float(self.divisor()) * std)
         return (where(std == 0, 0.0, scaled),)
 
 
@@ -325,6 +338,8 @@ def std(input: Tensor, dim: Dims = None, *, correction: Number = 1, keepdim: boo
 
 def _variance(input: Tensor, dim: Dims, correction: Number, keepdim: bool, node_type: type[_Spread]) -> Tensor:
     data = input._data
+    if data.dtype.kind != "f":
+        raise RuntimeError("std and var only support floating point and complex dtypes")
     dims = reduced_dims(dim, data.ndim)
     out = np.var(data, axis=dims, ddof=correction, keepdims=keepdim)
     if node_type is StdBackward0:
@@ -347,9 +362,9 @@ class LogsumexpBackward0(_Reduction):
 
 
 def logsumexp(input: Tensor, dim: int | Sequence[int], keepdim: bool = False) -> Tensor:
-    data = input._data
+    data = _floating_data(input)
     dims = reduced_dims(dim, data.ndim)
-    peak = np.max(data, axis=dims, keepdims=True)
+    peak = np.max(data, axis=dims, keepdims=True, initial=-np.inf)
     peak = np.where(np.isfinite(peak), peak, 0)
     out = np.log(np.sum(np.exp(data - peak), axis=dims, keepdims=True)) + peak
     out = out if keepdim else np.squeeze(out, axis=dims)
@@ -379,11 +394,16 @@ class LogSoftmaxBackward0(Node):
         return (grad - exp(result) * sum(grad, self.dim, keepdim=True),)
 
 
+def _floating_data(input: Tensor) -> Array:
+    data = input._data
+    return data if data.dtype.kind == "f" else data.astype(_dtype.get_default_dtype().numpy)
+
+
 def _shifted(input: Tensor, dim: int) -> tuple[Array, int]:
-    data = input._data if input._data.dtype.kind == "f" else input._data.astype(_dtype.get_default_dtype().numpy)
+    data = _floating_data(input)
     d = normalize_dim(dim, data.ndim)
     work = data.reshape(1) if data.ndim == 0 else data
-    peak = np.max(work, axis=d, keepdims=True)
+    peak = np.max(work, axis=d, keepdims=True, initial=-np.inf)
     return (work - np.where(np.isfinite(peak), peak, 0)).reshape(data.shape), d
 
 
@@ -419,21 +439,28 @@ class LinalgVectorNormBackward0(_Reduction):
             return (g * 0.0,)
         if p == 1:
             return (g * sign(input),)
-        if p == math.inf:  # like max: ties among the largest |x| share evenly
-            hits = input.abs() == norm
+        if p in (math.inf, -math.inf):  # like max/min: ties among the extreme |x| share evenly
+            hits = _hits(input.abs(), norm)
             return (where(hits, g * sign(input) / sum(hits, self.dims, keepdim=True), 0.0),)
         if p == 2:
             return (where(norm == 0, 0.0, g * input / norm),)  # d |x| = x / |x|, 0 at 0
-        # d (Σ|x|^p)^(1/p) = x |x|^(p-2) / |x|_p^(p-1)
-        return (where(norm == 0, 0.0, g * input * input.abs() ** (p - 2) / norm ** (p - 1)),)
+        # d (Σ|x|^p)^(1/p) = x |x|^(p-2) / |x|_p^(p-1)  (0 at x = 0, where |x|^(p-2) may be inf)
+        slope = input * where(input == 0, 1.0, input.abs()) ** (p - 2) / norm ** (p - 1)
+        return (where((norm == 0) | (input == 0), 0.0, g * slope),)
 
 
-def norm(input: Tensor, p: Number = 2, dim: Dims = None, keepdim: bool = False) -> Tensor:
-    data = input._data if input._data.dtype.kind == "f" else input._data.astype(_dtype.get_default_dtype().numpy)
+def norm(input: Tensor, p: Number | str = 2, dim: Dims = None, keepdim: bool = False) -> Tensor:
+    if isinstance(p, str):
+        if p != "fro":
+            raise RuntimeError(f"norm(): unsupported norm type {p!r}")
+        p = 2  # the Frobenius norm is the 2-norm of all the elements
+    data = _floating_data(input)
     dims = reduced_dims(dim, data.ndim)
     magnitude = np.abs(data)
     if p == math.inf:
         out = np.max(magnitude, axis=dims, keepdims=keepdim)
+    elif p == -math.inf:
+        out = np.min(magnitude, axis=dims, keepdims=keepdim)
     elif p == 0:
         out = np.sum(magnitude != 0, axis=dims, keepdims=keepdim).astype(data.dtype)
     elif p == 2:

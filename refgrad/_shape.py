@@ -189,13 +189,17 @@ def expand(input: Tensor, sizes: Sequence[int]) -> Tensor:
     sizes = tuple(sizes)
     if len(sizes) < len(shape):
         raise RuntimeError(
-            f"expand(torch.FloatTensor{{{list(shape)}}}, size={list(sizes)}): the number of sizes provided "
+            f"expand(refgrad.{input.dtype.scalar_name}Tensor{{{list(shape)}}}, size={list(sizes)}): the number of sizes provided "
             f"({len(sizes)}) must be greater or equal to the number of dimensions in the tensor ({len(shape)})"
         )
     lead = len(sizes) - len(shape)
     target = []
     for i, n in enumerate(sizes):
         own = shape[i - lead] if i >= lead else None
+        if n == -1 and own is None:
+            raise RuntimeError(
+                f"The expanded size of the tensor (-1) isn't allowed in a leading, non-existing dimension {i}"
+            )
         if n == -1 and own is not None:
             n = own
         elif own is not None and own != 1 and own != n:
@@ -371,6 +375,9 @@ class FlipBackward0(Node):
 def flip(input: Tensor, dims: int | Sequence[int]) -> Tensor:
     ndim = input._data.ndim
     norm = tuple(normalize_dim(d, ndim) for d in ((dims,) if isinstance(dims, int) else dims))
+    for d in norm:
+        if norm.count(d) > 1:
+            raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
     out = np.flip(input._data, norm).copy() if ndim else input._data.copy()
     if not needs_grad(input):
         return plain(out)
@@ -458,7 +465,8 @@ def select(input: Tensor, dim: int, index: int, reported_dim: int | None = None)
         raise IndexError(INDEX_0D)
     d = normalize_dim(dim, data.ndim)
     key = (slice(None),) * d + (_bounds_checked(index, data.shape[d], d if reported_dim is None else reported_dim),)
-    return _view(SelectBackward0(key, data.shape), data[key], input)
+    # the trailing Ellipsis makes numpy return a (0-d) view, never a scalar copy
+    return _view(SelectBackward0(key, data.shape), data[key + (Ellipsis,)], input)
 
 
 def slice_dim(input: Tensor, dim: int, start: int | None, stop: int | None, step: int | None) -> Tensor:
@@ -471,6 +479,17 @@ def slice_dim(input: Tensor, dim: int, start: int | None, stop: int | None, step
     begin, end, stride = slice(start, stop, step).indices(data.shape[d])
     key = (slice(None),) * d + (slice(begin, max(begin, end), stride),)
     return _view(SliceBackward0(key, data.shape), data[key], input)
+
+
+def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
+    d = normalize_dim(dim, input._data.ndim)
+    size = input._data.shape[d]
+    begin = start + size if start < 0 else start
+    if not 0 <= begin <= size:
+        raise IndexError(f"start out of range (expected to be in range of [{-size}, {size}], but got {start})")
+    if begin + length > size:
+        raise RuntimeError(f"start ({begin}) + length ({length}) exceeds dimension size ({size}).")
+    return slice_dim(input, d, begin, begin + length, 1)
 
 
 def _is_advanced(item: object) -> bool:
@@ -511,38 +530,69 @@ def _advanced_key(x: Tensor, key: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(out)
 
 
+def _consumed(item: object) -> int:
+    """How many dimensions of the indexed tensor an index item uses up."""
+    if item is None or item is Ellipsis:
+        return 0
+    data = item._data if isinstance(item, Tensor) else item
+    if isinstance(data, (list, tuple)):
+        data = np.asarray(data)
+    return data.ndim if isinstance(data, np.ndarray) and data.dtype.kind == "b" and data.ndim else 1
+
+
+def _is_full(item: slice, size: int) -> bool:
+    return item.start in (None, 0) and item.step in (None, 1) and (item.stop is None or item.stop >= size)
+
+
 def getitem(x: Tensor, key: IndexKey) -> Tensor:
-    """``x[key]``: basic indexing as a chain of views (select, slice, unsqueeze), as PyTorch
-    records it; integer arrays, lists and boolean masks as one IndexBackward0 copy."""
+    """``x[key]`` as PyTorch records it: integers, slices and None first, as a chain of views
+    (select, slice, unsqueeze; full slices inside a tuple key are skipped, and a key that
+    changes nothing gives an alias), then integer arrays, lists and masks at once, as one
+    IndexBackward0 copy of what the views left."""
     items = key if isinstance(key, tuple) else (key,)
-    if any(_is_advanced(item) for item in items):
-        numpy_key = _advanced_key(x, items)
-        return _take(IndexBackward0(numpy_key, x._data.shape), x, numpy_key)
-    if items == (Ellipsis,):
-        return _view(AliasBackward0(), x._data, x)
-    explicit = sum(1 for item in items if item is not None and item is not Ellipsis)
-    if explicit and x._data.ndim == 0:
+    # a 0-d integer tensor indexes like the integer it holds
+    items = tuple(
+        int(item._data) if isinstance(item, Tensor) and item._data.ndim == 0 and item._data.dtype.kind in "iu" else item
+        for item in items
+    )
+    used = sum(_consumed(item) for item in items)
+    if used and x._data.ndim == 0:
         raise IndexError(INDEX_0D)
-    if explicit > x._data.ndim:
+    if used > x._data.ndim:
         raise IndexError(f"too many indices for tensor of dimension {x._data.ndim}")
     result, dim, source_dim = x, 0, 0  # dim in the result so far; dim of x being indexed
+    advanced: list[tuple[int, Any]] = []
     for item in items:
         if item is None:
             result = unsqueeze(result, dim)
             dim += 1
         elif isinstance(item, EllipsisType):
-            dim += x._data.ndim - explicit
-            source_dim += x._data.ndim - explicit
+            dim += x._data.ndim - used
+            source_dim += x._data.ndim - used
         elif isinstance(item, slice):
-            result = slice_dim(result, dim, item.start, item.stop, item.step)
+            if not (isinstance(key, tuple) and _is_full(item, result._data.shape[dim])):
+                result = slice_dim(result, dim, item.start, item.stop, item.step)
             dim += 1
             source_dim += 1
-        elif isinstance(item, int):
+        elif isinstance(item, int) and not isinstance(item, bool):
             result = select(result, dim, item, source_dim)
             source_dim += 1
+        elif _is_advanced(item):
+            advanced.append((dim, item))
+            dim += _consumed(item)
+            source_dim += _consumed(item)
         else:
             raise IndexError(
                 "only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are valid indices "
                 f"(got {type(item).__name__})"
             )
+    if advanced:
+        numpy_key: list[Any] = []
+        for position, item in advanced:
+            numpy_key.extend([slice(None)] * (position - len(numpy_key)))
+            numpy_key.append(item)
+        checked = _advanced_key(result, tuple(numpy_key))
+        return _take(IndexBackward0(checked, result._data.shape), result, checked)
+    if result is x:
+        return _view(AliasBackward0(), x._data, x)
     return result

@@ -92,7 +92,8 @@ class Tensor:
     _base: Tensor | None
     _meta: TensorMeta | None
     """A leaf's hooks (a non-leaf's live on its grad_fn)."""
-    _accumulator: weakref.ref[AccumulateGrad] | None
+    _accumulator: Callable[[], AccumulateGrad | None] | None
+    """A leaf's AccumulateGrad, held weakly (or NO_ACCUMULATOR)."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         raise TypeError("use refgrad.tensor(data, ...) or another factory to make a Tensor")
@@ -199,6 +200,14 @@ class Tensor:
                 raise RuntimeError(
                     f"attempting to assign a gradient of size '{list(value._data.shape)}' to a tensor of size "
                     f"'{list(self._data.shape)}'. Please ensure that the gradient and the tensor are the same size"
+                )
+            if value._data.dtype != self._data.dtype:
+                raise RuntimeError(
+                    f"attempting to assign a gradient with dtype '{value.dtype.cpp_name}' to a tensor with grad_dtype "
+                    f"'{self.dtype.scalar_name}'. The gradient must match the tensor's grad_dtype (defaults to the "
+                    "tensor's dtype). You can set the tensor's grad_dtype attribute with a specific dtype, or None to "
+                    "allow any dtype. Set grad_dtype with caution. Diverging the dtypes of a tensor and its gradient "
+                    "may break downstream systems that assume they match."
                 )
         self._grad = value
 
@@ -322,7 +331,8 @@ class Tensor:
         return _pointwise.clone(self)
 
     def contiguous(self) -> Tensor:
-        return self
+        """This tensor if its values are laid out in row-major order, else a copy that is."""
+        return self if self._data.flags.c_contiguous else _pointwise.clone(self)
 
     # ----------------------------------------------------------------- autograd
     def backward(
@@ -400,14 +410,14 @@ class Tensor:
             return NotImplemented
         return _pointwise.ne(self, other)
 
-    def __and__(self, other: Tensor | bool) -> Tensor:
-        return _pointwise.logical_and(self, other)
+    def __and__(self, other: Tensor | int) -> Tensor:
+        return _pointwise.bitwise_and(self, other)
 
-    def __or__(self, other: Tensor | bool) -> Tensor:
-        return _pointwise.logical_or(self, other)
+    def __or__(self, other: Tensor | int) -> Tensor:
+        return _pointwise.bitwise_or(self, other)
 
     def __invert__(self) -> Tensor:
-        return _pointwise.logical_not(self)
+        return _pointwise.bitwise_not(self)
 
     def __getitem__(self, key: IndexKey) -> Tensor:
         return _shape.getitem(self, key)
@@ -610,7 +620,7 @@ class Tensor:
     def log_softmax(self, dim: int) -> Tensor:
         return _reduce.log_softmax(self, dim)
 
-    def norm(self, p: Number = 2, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+    def norm(self, p: Number | str = 2, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
         return _reduce.norm(self, p, dim, keepdim)
 
     def matmul(self, other: Tensor) -> Tensor:
@@ -685,7 +695,7 @@ class Tensor:
         return _shape.select(self, dim, int(index))
 
     def narrow(self, dim: int, start: int, length: int) -> Tensor:
-        return _shape.slice_dim(self, dim, start, start + length, 1)
+        return _shape.narrow(self, dim, start, length)
 
     # Conversions named after builtins come last: inside the class body they shadow them.
     def float(self) -> Tensor:
