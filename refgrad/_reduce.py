@@ -260,19 +260,14 @@ class ProdBackward0(_Reduction):
         g = self.spread(grad)
         if input._data.all():
             return (g * self.kept(result) / input,)  # d Πx / dx_i = Πx / x_i
-        # With zeros Πx / x_i is 0/0. In a group with exactly one zero, that element's slope is
-        # the product of the others; every other slope in a group with a zero is 0. (Written
-        # with differentiable ops and safe denominators, so second derivatives are right too.)
+        # With zeros, Πx / x_i is 0/0 at a zero x_i: there the slope is the product of the
+        # others (0 if the group has another zero). Elsewhere Πx / x_i stays right, also as a
+        # function of the zero (its derivative is what second derivatives need).
         zero = input == 0
         safe = where(zero, 1.0, input)
         zeros_in_group = sum(zero, self.dims, keepdim=True)
-        product_of_others = self.kept_product(safe)
-        slope = where(
-            zeros_in_group == 0,
-            self.kept(result) / safe,
-            where(zero & (zeros_in_group == 1), product_of_others, 0.0),
-        )
-        return (g * slope,)
+        at_zero = where(zeros_in_group == 1, self.kept_product(safe), 0.0)
+        return (g * where(zero, at_zero, self.kept(result) / safe),)
 
     def kept_product(self, t: Tensor) -> Tensor:
         """Πt over the reduced dims, keeping them as size 1."""
