@@ -163,12 +163,22 @@ def run_backward(
                 continue
             if needed is not None and not any(nxt in needed for nxt in node._next):
                 grad = None  # a wanted input's own node: its gradient is captured, not propagated
-            grads_in = _apply(node, grad, keep_graph)
+            grads_in = None
+            if grad is not None:  # run the rule (inline: this loop is the engine's hot path)
+                saved = node._saved
+                grads_in = node.vjp(grad, *(node.unpack_saved() if saved or saved is None else ()))
+                if saved and not keep_graph:
+                    node.release_saved()
+                if len(grads_in) != len(node._next):
+                    raise RuntimeError(
+                        f"function {node.name()} returned an incorrect number of gradients "
+                        f"(expected {len(node._next)}, got {len(grads_in)})"
+                    )
             numbers = node._next_nr
             for i, nxt in enumerate(node._next):
                 if nxt is None:
                     continue
-                g = grads_in[i]
+                g = None if grads_in is None else grads_in[i]
                 if g is not None:
                     if numbers is None and not nxt.multi_output:  # the common case, inline
                         data = g._data
@@ -285,23 +295,6 @@ def _count_dependencies(roots: list[Node]) -> dict[Node, int]:
                 if nxt not in root_set:
                     stack.append(nxt)
     return dependencies
-
-
-def _apply(node: Node, grad: Any, keep_graph: bool) -> tuple[Tensor | None, ...]:
-    """Run the node's rule on its summed gradient (a list, one per output, for a multi-output
-    node) and check the count of what it returns."""
-    edges = len(node._next)
-    if grad is None:
-        return (None,) * edges
-    saved = node._saved
-    grads_in = node.vjp(grad, *(node.unpack_saved() if saved or saved is None else ()))
-    if saved and not keep_graph:
-        node.release_saved()
-    if len(grads_in) != edges:
-        raise RuntimeError(
-            f"function {node.name()} returned an incorrect number of gradients (expected {edges}, got {len(grads_in)})"
-        )
-    return grads_in
 
 
 def _conform(g: Tensor, shape: tuple[int, ...], dtype: np.dtype[Any], producer: str, index: int) -> Tensor:

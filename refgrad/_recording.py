@@ -9,7 +9,7 @@ import numpy as np
 from refgrad import _grad_mode
 from refgrad._dtype import Array
 from refgrad._node import NO_ACCUMULATOR, MultiOutputNode, Node, edge
-from refgrad._tensor import INFERENCE_COUNTER, Tensor, new_counter
+from refgrad._tensor import INFERENCE_COUNTER, Tensor
 
 _state = _grad_mode._state
 
@@ -36,7 +36,8 @@ def as_array(data: Any) -> Array:
 
 def plain(data: Any) -> Tensor:
     """The result of an op that is not recorded (an inference tensor in inference mode)."""
-    return Tensor._make(data if type(data) is np.ndarray else np.asarray(data), None, new_counter())
+    counter = INFERENCE_COUNTER if _state.inference else None
+    return Tensor._make(data if type(data) is np.ndarray else np.asarray(data), None, counter)
 
 
 def record(
@@ -85,9 +86,12 @@ def _link(node: Node, inputs: tuple[Tensor | None, ...]) -> None:
     for t in inputs:
         if t is None or not t._requires_grad:
             nexts.append(None)
+        elif t._grad_fn is not None:
+            nexts.append(t._grad_fn)
+            if t._output_nr:
+                from_other_output = True
         else:
             nexts.append(edge(t))
-            from_other_output = from_other_output or t._output_nr != 0
     node._next = tuple(nexts)
     node._next_nr = tuple([0 if t is None else t._output_nr for t in inputs]) if from_other_output else None
 
