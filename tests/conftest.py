@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
+from collections.abc import Iterator
 from types import ModuleType
 
 import pytest
@@ -25,3 +27,17 @@ def engine(request: pytest.FixtureRequest) -> ModuleType:
     if deviation is not None and name == "refgrad":
         request.applymarker(pytest.mark.xfail(reason=str(deviation.args[0]), strict=True))
     return importlib.import_module(name)
+
+
+@pytest.fixture(autouse=True)
+def _grad_modes_left_as_found() -> Iterator[None]:
+    """Fails a test that leaves grad mode off or inference mode on in an engine (and turns
+    grad mode back on, so that one leak does not fail the tests after it)."""
+    yield
+    leaked = []
+    for name in ENGINES:
+        module = sys.modules.get(name)
+        if module is not None and (not module.is_grad_enabled() or module.is_inference_mode_enabled()):
+            leaked.append(name)
+            module.set_grad_enabled(True)
+    assert not leaked, f"the test left grad mode changed in {leaked}"

@@ -6,13 +6,21 @@ import contextlib
 import re
 from collections.abc import Callable, Iterator
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
 import pytest
 
 FloatArray = npt.NDArray[np.float64]
+
+TWICE = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you call "
+    ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
+    "graph a second time or if you need to access saved tensors after calling backward."
+)
+NOGRAD = "element 0 of tensors does not require grad and does not have a grad_fn"
 
 
 @contextlib.contextmanager
@@ -28,6 +36,14 @@ def raises_prefix(exc_type: type[BaseException], prefix: str) -> Iterator[None]:
     """The block raises ``exc_type`` whose text starts with ``prefix`` (PyTorch appends hints)."""
     with pytest.raises(exc_type, match="^" + re.escape(prefix)):
         yield
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def as_decorator(decorator: Any) -> Callable[[F], F]:
+    """An engine's grad-mode object used as a decorator (typed for mypy: it keeps the signature)."""
+    return cast(Callable[[F], F], decorator)
 
 
 def size_text(engine: ModuleType, dims: list[int]) -> str:

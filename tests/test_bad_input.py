@@ -16,15 +16,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from helpers import raises_exactly, size_text
+from helpers import NOGRAD, TWICE, raises_exactly, size_text
 
-TWICE = (
-    "Trying to backward through the graph a second time (or directly access saved tensors after "
-    "they have already been freed). Saved intermediate values of the graph are freed when you call "
-    ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
-    "graph a second time or if you need to access saved tensors after calling backward."
-)
-NOGRAD = "element 0 of tensors does not require grad and does not have a grad_fn"
 NOT_BROADCASTABLE_3_2 = "The size of tensor a (3) must match the size of tensor b (2) at non-singleton dimension 0"
 NOT_CONTIGUOUS = (
     "view size is not compatible with input tensor's size and stride (at least one dimension spans "

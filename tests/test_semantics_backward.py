@@ -16,15 +16,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from helpers import as_array, central_difference, raises_exactly, size_text
+from helpers import NOGRAD, TWICE, as_array, central_difference, raises_exactly, size_text
 
-TWICE = (
-    "Trying to backward through the graph a second time (or directly access saved tensors after "
-    "they have already been freed). Saved intermediate values of the graph are freed when you call "
-    ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
-    "graph a second time or if you need to access saved tensors after calling backward."
-)
-NOGRAD = "element 0 of tensors does not require grad and does not have a grad_fn"
 NONLEAF_PREFIX = (
     "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
     "attribute won't be populated during autograd.backward(). If you indeed want the .grad "

@@ -16,15 +16,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from helpers import as_array, raises_exactly
+from helpers import NOGRAD, TWICE, as_array, raises_exactly
 
-TWICE = (
-    "Trying to backward through the graph a second time (or directly access saved tensors after "
-    "they have already been freed). Saved intermediate values of the graph are freed when you call "
-    ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
-    "graph a second time or if you need to access saved tensors after calling backward."
-)
-NOGRAD = "element 0 of tensors does not require grad and does not have a grad_fn"
 VERSION_1_EXPECTED_0 = "is at version 1; expected version 0 instead"
 ONCE_DIFFERENTIABLE = "trying to differentiate twice a function that was marked with @once_differentiable"
 

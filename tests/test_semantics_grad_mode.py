@@ -14,22 +14,10 @@ from typing import Any, TypeVar, cast
 import numpy as np
 import pytest
 
-from helpers import as_array
+from helpers import as_array, as_decorator
 
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-@pytest.fixture(autouse=True)
-def _restore_grad_mode(engine: ModuleType) -> Iterator[None]:
-    """A failing test must not leave grad mode off for the tests after it."""
-    yield
-    engine.set_grad_enabled(True)
-
-
-def as_decorator(decorator: Any) -> Callable[[F], F]:
-    """An engine grad-mode object used as a decorator (typed for mypy: it keeps the signature)."""
-    return cast(Callable[[F], F], decorator)
 
 
 def assert_untracked(t: Any) -> None:

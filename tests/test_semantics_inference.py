@@ -13,25 +13,13 @@ from typing import Any, TypeVar, cast
 import numpy as np
 import pytest
 
-from helpers import as_array, raises_exactly, raises_prefix
+from helpers import as_array, as_decorator, raises_exactly, raises_prefix
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 INFSAVE_PREFIX = "Inference tensors cannot be saved for backward."
 SET_REQUIRES_GRAD = "Setting requires_grad=True on inference tensor outside InferenceMode is not allowed."
 INPLACE_PREFIX = "Inplace update to inference tensor outside InferenceMode is not allowed."
-
-
-@pytest.fixture(autouse=True)
-def _restore_grad_mode(engine: ModuleType) -> Iterator[None]:
-    """A failing test must not leave grad mode off for the tests after it."""
-    yield
-    engine.set_grad_enabled(True)
-
-
-def as_decorator(decorator: Any) -> Callable[[F], F]:
-    """An engine mode object used as a decorator (typed for mypy: it keeps the signature)."""
-    return cast(Callable[[F], F], decorator)
 
 
 def leaf(engine: ModuleType) -> Any:

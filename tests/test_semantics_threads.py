@@ -25,13 +25,6 @@ ITERATIONS = 300
 TIMEOUT = 60.0
 
 
-@pytest.fixture(autouse=True)
-def _restore_grad_mode(engine: ModuleType) -> Iterator[None]:
-    """A failing test must not leave grad mode off for the tests after it."""
-    yield
-    engine.set_grad_enabled(True)
-
-
 @pytest.fixture
 def frequent_thread_switches() -> Iterator[None]:
     """Let the interpreter switch threads every few bytecodes instead of every 5 ms, so
