@@ -52,13 +52,10 @@ def _dynamic_import_target(node: ast.Call) -> str | None:
     return "<computed>"
 
 
-def bad_imports(source: str, filename: str = "<source>") -> list[str]:
-    """Each import of anything but numpy, the standard library or refgrad, as ``line: module``.
-
-    Every import counts, wherever it is (function bodies, ``if TYPE_CHECKING:`` blocks,
-    ``try:`` blocks); relative imports are refgrad itself.
-    """
-    found: list[str] = []
+def imported_modules(source: str, filename: str = "<source>") -> list[tuple[int, str]]:
+    """Every absolute import, wherever it is (function bodies, ``if TYPE_CHECKING:`` blocks,
+    ``try:`` blocks, ``__import__``/``import_module`` with a literal name): (line, module)."""
+    found: list[tuple[int, str]] = []
     for node in ast.walk(ast.parse(source, filename)):
         if not isinstance(node, (ast.Import, ast.ImportFrom, ast.Call)):
             continue
@@ -70,8 +67,23 @@ def bad_imports(source: str, filename: str = "<source>") -> list[str]:
         elif isinstance(node, ast.Call):
             target = _dynamic_import_target(node)
             modules = [] if target is None else [target]
-        found.extend(f"{node.lineno}: {m}" for m in modules if not _allowed(m.split(".")[0]))
+        found.extend((node.lineno, m) for m in modules)
     return found
+
+
+def bad_imports(source: str, filename: str = "<source>") -> list[str]:
+    """Each import of anything but numpy, the standard library or refgrad, as ``line: module``
+    (relative imports are refgrad itself)."""
+    return [f"{line}: {m}" for line, m in imported_modules(source, filename) if not _allowed(m.split(".")[0])]
+
+
+#: The comparison layer and the CLI run the engine beside the oracles; every other oracle
+#: module knows ops only by their forward meaning and must never reach the engine's rules.
+ORACLE_COMPARISON_LAYER = frozenset({"oracles/compare.py", "oracles/cli.py"})
+
+
+def engine_imports(source: str, filename: str = "<source>") -> list[str]:
+    return [f"{line}: {m}" for line, m in imported_modules(source, filename) if m.split(".")[0] == "refgrad"]
 
 
 def eval_exec_calls(source: str, filename: str = "<source>") -> list[str]:
@@ -212,6 +224,23 @@ def test_exported_names_exist_in_their_modules() -> None:
     sources = package_sources()
     modules = {name.removesuffix(".py").replace("/", "."): text for name, text in sources.items()}
     assert imported_names_missing(sources["refgrad/__init__.py"], modules) == []
+
+
+def test_oracles_never_import_the_engine() -> None:
+    sources = {path.relative_to(ROOT).as_posix(): path.read_text(encoding="utf-8") for path in (ROOT / "oracles").rglob("*.py")}
+    assert sources, "no oracle sources found"
+    offenders = {
+        name: engine_imports(source, name) for name, source in sources.items() if name not in ORACLE_COMPARISON_LAYER
+    }
+    assert {name: found for name, found in offenders.items() if found} == {}
+    assert {name: eval_exec_calls(source, name) for name, source in sources.items() if eval_exec_calls(source, name)} == {}
+
+
+@pytest.mark.parametrize(
+    "source", ["import refgrad", "from refgrad._pointwise import SinBackward0", "def f():\n    import refgrad._engine"]
+)
+def test_engine_import_checker_flags(source: str) -> None:
+    assert engine_imports(source) != []
 
 
 def test_ships_py_typed() -> None:
