@@ -19,6 +19,7 @@ import numpy as np
 from refgrad import _dtype, _grad_mode
 from refgrad._node import AccumulateGrad, MultiOutputNode, Node, edge
 from refgrad._pointwise import clone, to
+from refgrad._recording import check_view_is_current
 from refgrad._shape import is_expandable_to, sum_to
 from refgrad._tensor import Tensor
 
@@ -124,6 +125,7 @@ def run_backward(
     roots: list[Node] = []
     buffers: dict[Node, Any] = {}  # the summed gradient of each node (a list for multi-output nodes)
     for i, (out, seed) in enumerate(zip(outputs, seeds)):
+        check_view_is_current(out)
         root = edge(out)
         if root is None or seed is None:
             raise RuntimeError(NOGRAD.format(i))
@@ -166,7 +168,8 @@ def run_backward(
             grads_in = None
             if grad is not None:  # run the rule (inline: this loop is the engine's hot path)
                 saved = node._saved
-                grads_in = node.vjp(grad, *(node.unpack_saved() if saved or saved is None else ()))
+                unpack = (saved or saved is None) and not node.unpacks_on_access
+                grads_in = node.vjp(grad, *(node.unpack_saved() if unpack else ()))
                 if saved and not keep_graph:
                     node.release_saved()
                 if len(grads_in) != len(node._next):

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from refgrad import _grad_mode
-from refgrad._node import Grads, Node
+from refgrad._node import Grads, Node, tensor_meta
 from refgrad._recording import needs_grad, record
 from refgrad._tensor import INFERENCE_COUNTER, IndexKey, Number, Tensor
 
@@ -68,9 +68,14 @@ def _commit(t: Tensor, result: Tensor) -> Tensor:
     np.copyto(t._data, result._data, casting="unsafe")
     t._vc[0] += 1
     if node is not None:
+        retained = t.retains_grad
+        if retained and t._grad_fn is not None:
+            tensor_meta(t._grad_fn, t._output_nr).retained = None  # .grad follows the new value
         t._grad_fn = node
         t._requires_grad = True
         t._output_nr = 0
+        if retained:
+            t.retain_grad()
         if node.saves_result and node._saved:
             # the saved result is t itself now: later writes to t must be caught at backward
             kept = Tensor._make(t._data, None, t._vc)

@@ -43,6 +43,9 @@ class Node:
     vjp: Callable[..., Grads]
     saves_result: ClassVar[bool] = False
     """Whether the last saved tensor is the op's own output (exp, tanh, sigmoid...)."""
+    unpacks_on_access: ClassVar[bool] = False
+    """True for custom Functions: their backward reads ``ctx.saved_tensors`` itself, and only
+    then are the saved tensors checked (as in PyTorch)."""
     multi_output: ClassVar[bool] = False
     """True for ``MultiOutputNode`` (split, custom Functions returning several tensors)."""
 

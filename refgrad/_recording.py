@@ -57,7 +57,7 @@ def record(
     _link(node, inputs)
     result = Tensor._make(data, node, None if view_of is None else view_of._vc)
     if view_of is not None:
-        result._base = view_of if view_of._base is None else view_of._base
+        _mark_view(result, view_of)
     if node.saves_result:
         saved = saved + (Tensor._make(data, None, result._vc),)
     node._saved = saved
@@ -66,6 +66,27 @@ def record(
     node._dtype = data.dtype
     node._tensor_meta = None
     return result
+
+
+STALE_VIEW = (
+    "refgrad does not support using a view whose base was changed by a recorded in-place operation after the "
+    "view was taken (PyTorch regenerates the view's grad_fn); take the view again after the in-place operation"
+)
+
+
+def _mark_view(view: Tensor, of: Tensor) -> None:
+    """``view`` shares the storage of ``of``: remember the root base and its history now."""
+    base = of if of._base is None else of._base
+    view._base = base
+    view._view_base_node = base._grad_fn
+
+
+def check_view_is_current(t: Tensor) -> None:
+    """A recorded view is a function of its base's history when it was taken: refuse to use
+    it once an in-place operation has given the base a new history."""
+    base = t._base
+    if base is not None and t._grad_fn is not None and base._grad_fn is not t._view_base_node:
+        raise RuntimeError(STALE_VIEW)
 
 
 def saved_versions(saved: tuple[Tensor | float | None, ...]) -> tuple[tuple[Tensor, int], ...]:
@@ -87,6 +108,8 @@ def _link(node: Node, inputs: tuple[Tensor | None, ...]) -> None:
         if t is None or not t._requires_grad:
             nexts.append(None)
         elif t._grad_fn is not None:
+            if t._base is not None:
+                check_view_is_current(t)
             nexts.append(t._grad_fn)
             if t._output_nr:
                 from_other_output = True
@@ -110,7 +133,7 @@ def record_outputs(
         result = Tensor._make(as_array(data), node, None if view_of is None else view_of._vc)
         result._output_nr = i
         if view_of is not None:
-            result._base = view_of if view_of._base is None else view_of._base
+            _mark_view(result, view_of)
         results.append(result)
     node._saved = saved
     node._saved_versions = saved_versions(saved)
@@ -123,7 +146,7 @@ def view(data: Array, base: Tensor) -> Tensor:
     """An unrecorded view: shares the base's version counter. Like PyTorch, a view made under
     no_grad of a tensor that requires grad requires grad too, but gradients stop there."""
     result = Tensor._make(as_array(data), None, base._vc)
-    result._base = base if base._base is None else base._base
+    _mark_view(result, base)
     if base._requires_grad:
         result._requires_grad = True
         result._accumulator = NO_ACCUMULATOR

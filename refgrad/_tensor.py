@@ -77,6 +77,7 @@ class Tensor:
         "_output_nr",
         "_vc",
         "_base",
+        "_view_base_node",
         "_meta",
         "_accumulator",
         "__weakref__",
@@ -90,6 +91,8 @@ class Tensor:
     _output_nr: int
     _vc: list[int]
     _base: Tensor | None
+    _view_base_node: Node | None
+    """For a view (``_base`` set): the base's grad_fn when the view was taken."""
     _meta: TensorMeta | None
     """A leaf's hooks (a non-leaf's live on its grad_fn)."""
     _accumulator: Callable[[], AccumulateGrad | None] | None

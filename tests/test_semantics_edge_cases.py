@@ -4,7 +4,9 @@ in refgrad): views and leaves, indexing layouts, NaN, zeros in prod, dtypes of r
 from __future__ import annotations
 
 import math
+import types
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 import pytest
@@ -139,3 +141,54 @@ def test_prod_gradient_with_zeros(engine: ModuleType, values: list[float], expec
     y = engine.tensor([values, values], requires_grad=True)
     y.prod(1).sum().backward()
     assert y.grad.tolist() == [expected, expected]
+
+
+def _exp_function(engine: ModuleType) -> Any:
+    def forward(ctx: Any, x: Any) -> Any:
+        result = x.exp()
+        ctx.save_for_backward(result)
+        return result
+
+    def backward(ctx: Any, grad: Any) -> Any:
+        (result,) = ctx.saved_tensors
+        return grad * result
+
+    return types.new_class("Exp2", (engine.autograd.Function,), exec_body=lambda ns: ns.update(
+        forward=staticmethod(forward), backward=staticmethod(backward)))
+
+
+def test_a_functions_saved_output_is_differentiable_again(engine: ModuleType) -> None:
+    x = engine.tensor([0.0, 1.0], dtype=engine.float64, requires_grad=True)
+    y = _exp_function(engine).apply(x)
+    (g,) = engine.autograd.grad((y * y).sum(), x, create_graph=True)
+    (h,) = engine.autograd.grad(g.sum(), x)
+    np.testing.assert_allclose(as_array(h), 4 * np.exp(2 * np.array([0.0, 1.0])), rtol=1e-14)  # d² exp(2x)
+
+
+def test_retained_grad_follows_an_inplace_operation(engine: ModuleType) -> None:
+    x = engine.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x * 2
+    y.retain_grad()
+    y.mul_(3)
+    (y * y).sum().backward()
+    assert y.grad.tolist() == [12.0, 24.0, 36.0]  # 2y of the new value
+    assert x.grad.tolist() == [72.0, 144.0, 216.0]
+
+
+@pytest.mark.deviation("refgrad refuses a view taken before an in-place op on its base; PyTorch regenerates its grad_fn")
+def test_view_taken_before_an_inplace_op_on_its_base(engine: ModuleType) -> None:
+    x = engine.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    z = x * 1
+    first_two = z[:2]
+    z.mul_(10)
+    first_two.sum().backward()
+    assert x.grad.tolist() == [10.0, 10.0, 0.0]
+
+
+def test_results_computed_before_the_inplace_op_keep_their_gradient(engine: ModuleType) -> None:
+    x = engine.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    z = x * 1
+    total = z[:2].sum()
+    z.mul_(10)
+    total.backward()
+    assert x.grad.tolist() == [1.0, 1.0, 0.0]

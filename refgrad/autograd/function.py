@@ -27,7 +27,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 class FunctionCtx(MultiOutputNode):
     """What ``forward`` and ``backward`` of a custom Function share (the node of one call)."""
 
-    __slots__ = ("needs_input_grad", "_to_save", "_non_differentiable", "materialize_grads", "_input_is_tensor")
+    __slots__ = (
+        "needs_input_grad",
+        "_to_save",
+        "_non_differentiable",
+        "materialize_grads",
+        "_input_is_tensor",
+        "_saved_output_nrs",
+    )
     function: ClassVar[type[Function]]
 
     needs_input_grad: tuple[bool, ...]
@@ -36,6 +43,8 @@ class FunctionCtx(MultiOutputNode):
     _input_is_tensor: tuple[bool, ...]
     _to_save: tuple[Tensor | None, ...]
     _non_differentiable: set[int]
+    _saved_output_nrs: tuple[int | None, ...]
+    """For each saved tensor, which output it is (None for inputs and others)."""
 
     def save_for_backward(self, *tensors: Tensor | None) -> None:
         for i, t in enumerate(tensors):
@@ -45,8 +54,20 @@ class FunctionCtx(MultiOutputNode):
 
     @property
     def saved_tensors(self) -> tuple[Tensor | None, ...]:
-        """What ``save_for_backward`` saved, checked against in-place changes since."""
-        return tuple(t if isinstance(t, Tensor) else None for t in self.unpack_saved())
+        """What ``save_for_backward`` saved, checked against in-place changes since. A saved
+        output is, under ``create_graph``, a function of the inputs again (this node's output)."""
+        unpacked: list[Tensor | None] = []
+        rebuild = _grad_mode.is_grad_enabled()
+        for t, output_nr in zip(self.unpack_saved(), self._saved_output_nrs):
+            if not isinstance(t, Tensor):
+                unpacked.append(None)
+            elif output_nr is not None and rebuild:
+                live = Tensor._make(t._data, self, t._vc)
+                live._output_nr = output_nr
+                unpacked.append(live)
+            else:
+                unpacked.append(t)
+        return tuple(unpacked)
 
     def mark_non_differentiable(self, *outputs: Tensor) -> None:
         self._non_differentiable = {id(t) for t in outputs}
@@ -60,8 +81,9 @@ class BackwardCFunction(FunctionCtx):
     """The node of one call of a custom Function: its rule is the Function's ``backward``."""
 
     __slots__ = ()
+    unpacks_on_access = True
 
-    def vjp(self, grads: list[Tensor | None], *saved: object) -> Grads:
+    def vjp(self, grads: list[Tensor | None]) -> Grads:
         if self.materialize_grads:
             grads = [
                 Tensor._make(np.zeros(shape, dtype)) if g is None else g for g, (shape, dtype) in zip(grads, self._outputs)
@@ -119,6 +141,7 @@ class Function:
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
         ctx._input_is_tensor = tuple(isinstance(a, Tensor) for a in args)
         ctx._to_save = ()
+        ctx._saved_output_nrs = ()
         ctx._non_differentiable = set()
         ctx.materialize_grads = True
         recording = _grad_mode.is_grad_enabled() and any(ctx.needs_input_grad)
@@ -136,21 +159,19 @@ class Function:
             if id(original) in ctx._non_differentiable:
                 new._grad_fn = None
                 new._requires_grad = False
+        # A saved output is kept as its values and version counter (holding the result itself
+        # would be a reference cycle through its grad_fn); saved_tensors rebuilds its history.
         saved: list[Tensor | None] = []
+        output_nrs: list[int | None] = []
         item: Tensor | None
         for item in ctx._to_save:
-            saved.append(_saved_value(item, outputs))
+            output_nr = next((nr for nr, o in enumerate(outputs) if item is o), None)
+            saved.append(item if item is None or output_nr is None else Tensor._make(item._data, None, item._vc))
+            output_nrs.append(output_nr)
         ctx._saved = tuple(saved)
         ctx._saved_versions = saved_versions(ctx._saved)
+        ctx._saved_output_nrs = tuple(output_nrs)
         return recorded[0] if single else recorded
-
-
-def _saved_value(saved: Tensor | None, outputs: tuple[Tensor, ...]) -> Tensor | None:
-    """A saved output is kept as its values and version counter: holding the result itself
-    would be a reference cycle through its grad_fn."""
-    if saved is not None and any(saved is o for o in outputs):
-        return Tensor._make(saved._data, None, saved._vc)
-    return saved
 
 
 class DelayedError(Node):
