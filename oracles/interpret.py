@@ -41,6 +41,16 @@ def _extremum_piece(x: Array, kwargs: dict[str, Any], largest: bool) -> Array:
     return np.asarray(x == extreme)
 
 
+def _norm_piece(x: Array, kwargs: dict[str, Any]) -> Array:
+    """A p-norm is not smooth where an element is 0 (p <= 1, or the whole norm is 0) and, for
+    p = ±inf, where the extreme element changes."""
+    p = kwargs.get("p", 2)
+    if p in (np.inf, -np.inf):
+        magnitude = np.abs(x)
+        return _extremum_piece(magnitude, kwargs, p > 0) * np.sign(x)
+    return np.sign(x) if isinstance(p, (int, float)) and p < 2 else np.asarray(x == 0)
+
+
 def run_numpy(program: Program, values: Mapping[str, Array], signature: list[Array] | None = None) -> Array:
     """The program's output in float64 numpy; with ``signature``, append the piece of every
     non-smooth op to it."""
@@ -53,6 +63,8 @@ def run_numpy(program: Program, values: Mapping[str, Array], signature: list[Arr
                 signature.append(np.asarray(_KINKS[op.name](*args, **kwargs)))
             elif op.name in ("amax", "amin"):
                 signature.append(_extremum_piece(np.asarray(args[0]), kwargs, op.name == "amax"))
+            elif op.name == "norm":
+                signature.append(_norm_piece(np.asarray(args[0]), kwargs))
         if spec.operator is not None:
             return spec.operator(*args)
         return spec.forward(*args, **kwargs)

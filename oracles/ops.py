@@ -79,11 +79,16 @@ def _softmax(x: Array, dim: int) -> Array:
 
 
 def _log_softmax(x: Array, dim: int) -> Array:
-    return np.log(_softmax(x, dim))
+    return np.asarray(x - _logsumexp(x, dim, keepdim=True))
 
 
 def _norm(x: Array, p: float = 2, dim: AttrValue = None, keepdim: bool = False) -> Array:
-    return np.asarray(np.sum(np.abs(x) ** p, axis=_axis(dim), keepdims=keepdim) ** (1 / p))
+    magnitude = np.abs(x)
+    if p == np.inf:
+        return np.asarray(np.max(magnitude, axis=_axis(dim), keepdims=keepdim))
+    if p == -np.inf:
+        return np.asarray(np.min(magnitude, axis=_axis(dim), keepdims=keepdim))
+    return np.asarray(np.sum(magnitude**p, axis=_axis(dim), keepdims=keepdim) ** (1 / p))
 
 
 def _clamp(x: Array, min: float | None = None, max: float | None = None) -> Array:
@@ -110,8 +115,11 @@ def _expand(x: Array, size: Sequence[int]) -> Array:
     return np.broadcast_to(x, tuple(s if s != -1 else x.shape[i - len(size) + x.ndim] for i, s in enumerate(size)))
 
 
-def _squeeze(x: Array, dim: int | None = None) -> Array:
-    return np.squeeze(x) if dim is None else (np.squeeze(x, dim) if x.shape[dim] == 1 else x)
+def _squeeze(x: Array, dim: int | Sequence[int] | None = None) -> Array:
+    if dim is None:
+        return np.squeeze(x)
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    return np.squeeze(x, tuple(d for d in dims if x.shape[d] == 1))
 
 
 def _where(condition: Array, x: Any, y: Any) -> Array:
