@@ -111,7 +111,7 @@ def to_source(program: Program, module: str = "rg") -> list[str]:
     names = list(program.input_names)
     lines = []
     for index, op in program.values():
-        args = [names[a.index] if isinstance(a, Ref) else repr(a) for a in op.args]
+        args = [names[a.index] if isinstance(a, Ref) else f"({a!r})" if a < 0 else repr(a) for a in op.args]
         if op.name in _OPERATOR_SPELLING:
             text = f"{args[0]} {_OPERATOR_SPELLING[op.name]} {args[1]}"
         elif op.name == "neg":
