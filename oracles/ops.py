@@ -36,7 +36,10 @@ class OpSpec:
 
 
 def _axis(dim: AttrValue) -> Any:
-    return tuple(dim) if isinstance(dim, (list, tuple)) else dim
+    """A reduction's dims as numpy's axis: None and () both mean all dims (as in PyTorch)."""
+    if isinstance(dim, (list, tuple)):
+        return tuple(dim) or None
+    return dim
 
 
 def _sum(x: Array, dim: AttrValue = None, keepdim: bool = False) -> Array:
@@ -48,11 +51,11 @@ def _mean(x: Array, dim: AttrValue = None, keepdim: bool = False) -> Array:
 
 
 def _amax(x: Array, dim: AttrValue = (), keepdim: bool = False) -> Array:
-    return np.asarray(np.max(x, axis=None if dim == () else _axis(dim), keepdims=keepdim))
+    return np.asarray(np.max(x, axis=_axis(dim), keepdims=keepdim))
 
 
 def _amin(x: Array, dim: AttrValue = (), keepdim: bool = False) -> Array:
-    return np.asarray(np.min(x, axis=None if dim == () else _axis(dim), keepdims=keepdim))
+    return np.asarray(np.min(x, axis=_axis(dim), keepdims=keepdim))
 
 
 def _prod(x: Array, dim: AttrValue = None, keepdim: bool = False) -> Array:
@@ -88,6 +91,8 @@ def _norm(x: Array, p: float = 2, dim: AttrValue = None, keepdim: bool = False) 
         return np.asarray(np.max(magnitude, axis=_axis(dim), keepdims=keepdim))
     if p == -np.inf:
         return np.asarray(np.min(magnitude, axis=_axis(dim), keepdims=keepdim))
+    if p == 0:
+        return np.asarray(np.sum(magnitude != 0, axis=_axis(dim), keepdims=keepdim), dtype=np.float64)
     return np.asarray(np.sum(magnitude**p, axis=_axis(dim), keepdims=keepdim) ** (1 / p))
 
 
