@@ -1,0 +1,270 @@
+"""The comparison: the engine's gradient next to the symbolic and the numeric oracle's.
+
+For a program (or an expression) at given inputs and a grad_output v, three answers to
+"what is vᵀJ?" are put side by side, element by element:
+
+* **engine**: refgrad (or torch) runs the program and backpropagates v;
+* **symbolic**: SymPy differentiates the program's forward meaning, evaluated at 30 digits;
+* **numeric**: central differences with Richardson extrapolation and an error estimate.
+
+Tolerances come from where the error comes from, never from a constant:
+
+* the numeric value is trusted to within its own error estimate;
+* the engine computes in ``dtype``: it is allowed ``ROUNDING_FACTOR·ops·eps(dtype)·(|g| + s)``,
+  a few ulps per operation on the path relative to the gradient's scale s: the largest
+  gradient element of any input, or, if larger, the size of the summed output terms per unit
+  of input, max|v·f(x)| / max(1, max|x|) (intermediate terms can be that large even where
+  they cancel to a gradient of 0, as for the sum of a softmax);
+* the symbolic value is exact to far below either.
+
+Element verdicts: ``agree``; ``mismatch`` (outside a tolerance: the engine disagrees with an
+oracle); ``not-smooth`` (the numeric stencil crossed a kink or branch and no symbolic value
+decides); ``non-finite`` (inf/nan where the oracles do not have the same); ``unsupported``
+(no oracle could evaluate it). The report's verdict is the worst of its elements, with the
+forward cross-check (engine forward vs the oracles' numpy forward) and the Taylor test
+(convergence order 2 of the engine's gradient) counted as well.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from oracles import numeric, symbolic
+from oracles.expression import parse
+from oracles.interpret import run_engine, run_numpy
+from oracles.program import Program, check_inputs
+
+Verdict = Literal["agree", "mismatch", "not-smooth", "non-finite", "unsupported"]
+SEVERITY: dict[Verdict, int] = {"agree": 0, "unsupported": 1, "not-smooth": 2, "non-finite": 3, "mismatch": 4}
+ROUNDING_FACTOR = 16.0
+"""Ulps allowed per operation of the program for the engine's own rounding."""
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class InputReport:
+    name: str
+    shape: tuple[int, ...]
+    value: FloatArray
+    engine: FloatArray
+    symbolic: FloatArray | None
+    numeric: FloatArray
+    numeric_error: FloatArray
+    smooth: npt.NDArray[np.bool_]
+    tolerance_symbolic: FloatArray
+    tolerance_numeric: FloatArray
+    verdicts: list[Verdict]
+
+    @property
+    def verdict(self) -> Verdict:
+        return _worst(self.verdicts)
+
+
+@dataclass(frozen=True)
+class Report:
+    source: str
+    dtype: str
+    grad_output: FloatArray
+    forward_engine: FloatArray
+    forward_oracle: FloatArray
+    forward_agrees: bool
+    inputs: list[InputReport]
+    taylor: numeric.TaylorResult | None
+    tolerance_note: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> Verdict:
+        verdicts: list[Verdict] = [i.verdict for i in self.inputs]
+        if not self.forward_agrees:
+            verdicts.append("mismatch")
+        if self.taylor is not None and self.taylor.verdict == "wrong" and all(bool(i.smooth.all()) for i in self.inputs):
+            verdicts.append("mismatch")
+        return _worst(verdicts)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-serializable form (lists of floats; inf and nan as strings)."""
+        return {
+            "source": self.source,
+            "dtype": self.dtype,
+            "verdict": self.verdict,
+            "forward": {"engine": _plain(self.forward_engine), "oracle": _plain(self.forward_oracle), "agrees": self.forward_agrees},
+            "grad_output": _plain(self.grad_output),
+            "tolerance": self.tolerance_note,
+            "taylor": None
+            if self.taylor is None
+            else {"verdict": self.taylor.verdict, "order": _number(self.taylor.order), "reason": self.taylor.reason},
+            "inputs": [
+                {
+                    "name": i.name,
+                    "shape": list(i.shape),
+                    "verdict": i.verdict,
+                    "value": _plain(i.value),
+                    "engine": _plain(i.engine),
+                    "symbolic": None if i.symbolic is None else _plain(i.symbolic),
+                    "numeric": _plain(i.numeric),
+                    "numeric_error": _plain(i.numeric_error),
+                    "tolerance_symbolic": _plain(i.tolerance_symbolic),
+                    "tolerance_numeric": _plain(i.tolerance_numeric),
+                    "element_verdicts": list(i.verdicts),
+                }
+                for i in self.inputs
+            ],
+            "notes": self.notes,
+        }
+
+    def to_text(self) -> str:
+        lines = [f"compare: {self.source}   (engine dtype {self.dtype})"]
+        lines.append(f"forward: engine and oracle {'agree' if self.forward_agrees else 'DISAGREE'}")
+        header = f"  {'element':<10}{'engine':>16}{'symbolic':>16}{'numeric':>16}{'±numeric':>11}  verdict"
+        for report in self.inputs:
+            lines.append(f"input {report.name} {list(report.shape)}")
+            lines.append(header)
+            for k, index in enumerate(np.ndindex(report.shape)):
+                symbolic_text = "-" if report.symbolic is None else _fmt(float(report.symbolic[index]))
+                lines.append(
+                    f"  {str(list(index)):<10}{_fmt(float(report.engine[index])):>16}{symbolic_text:>16}"
+                    f"{_fmt(float(report.numeric[index])):>16}{report.numeric_error[index]:>11.1e}  {report.verdicts[k]}"
+                )
+        if self.taylor is not None:
+            lines.append(f"taylor test: order {self.taylor.order:.2f} ({self.taylor.verdict})")
+        lines.append(f"tolerance: {self.tolerance_note}")
+        lines.extend(f"note: {note}" for note in self.notes)
+        lines.append(f"verdict: {self.verdict}")
+        return "\n".join(lines)
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=2)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.10g}"
+
+
+def _number(value: float) -> float | str:
+    return value if np.isfinite(value) else str(value)
+
+
+def _plain(array: FloatArray) -> Any:
+    return np.vectorize(_number, otypes=[object])(array).tolist() if array.size else []
+
+
+def _worst(verdicts: list[Verdict]) -> Verdict:
+    return max(verdicts, key=lambda v: SEVERITY[v], default="agree")
+
+
+def compare(
+    target: Program | str,
+    inputs: Mapping[str, npt.ArrayLike],
+    *,
+    grad_output: npt.ArrayLike | None = None,
+    engine: ModuleType | None = None,
+    dtype: str = "float64",
+    levels: int = 4,
+    seed: int = 0,
+) -> Report:
+    """Engine, symbolic and numeric gradients of ``target`` at ``inputs``, side by side."""
+    if engine is None:
+        import refgrad
+
+        engine = refgrad
+    values = {name: np.asarray(v, dtype=np.float64) for name, v in inputs.items()}
+    program = parse(target, {n: v.shape for n, v in values.items()}) if isinstance(target, str) else target
+    values = check_inputs(program, values)
+    oracle_forward = run_numpy(program, values)
+    v = np.ones_like(oracle_forward) if grad_output is None else np.broadcast_to(np.asarray(grad_output, dtype=np.float64), oracle_forward.shape)
+
+    out, tensors = run_engine(program, values, engine, getattr(engine, dtype))
+    engine_forward = np.asarray(out.detach().numpy(), dtype=np.float64)
+    eps = float(np.finfo(np.dtype(dtype)).eps)
+    ops = len(program.ops)
+    forward_tolerance = ROUNDING_FACTOR * ops * eps * (np.abs(oracle_forward) + np.max(np.abs(oracle_forward), initial=0.0))
+    forward_agrees = engine_forward.shape == oracle_forward.shape and bool(
+        np.all((np.abs(engine_forward - oracle_forward) <= forward_tolerance) | _same_special(engine_forward, oracle_forward))
+    )
+    out.backward(engine.tensor(v.tolist(), dtype=getattr(engine, dtype)))
+    engine_grads = {
+        name: np.zeros(t.shape) if t.grad is None else np.asarray(t.grad.numpy(), dtype=np.float64) for name, t in tensors.items()
+    }
+
+    notes: list[str] = []
+    try:
+        symbolic_grads: dict[str, FloatArray] | None = symbolic.gradient(program, values, v)
+    except symbolic.SymbolicUnsupported as error:
+        symbolic_grads = None
+        notes.append(f"symbolic oracle: {error}")
+
+    def forward(point: dict[str, FloatArray]) -> FloatArray:
+        return run_numpy(program, point)
+
+    def signature(point: dict[str, FloatArray]) -> list[Any]:
+        pieces: list[Any] = []
+        run_numpy(program, point, pieces)
+        return pieces
+
+    numeric_grads = numeric.central_gradient(forward, values, v, levels=levels, signature=signature)
+    taylor = numeric.taylor_test(forward, values, v, engine_grads, seed=seed, signature=signature)
+
+    references = symbolic_grads if symbolic_grads is not None else numeric_grads.value
+    largest_input = max((float(np.max(np.abs(x), initial=0.0)) for x in values.values()), default=0.0)
+    scale = max(
+        max((float(np.max(np.abs(r[np.isfinite(r)]), initial=0.0)) for r in references.values()), default=0.0),
+        float(np.max(np.abs(v * oracle_forward)[np.isfinite(oracle_forward)], initial=0.0)) / max(1.0, largest_input),
+    )
+    reports = []
+    for spec in program.inputs:
+        name = spec.name
+        g = engine_grads[name]
+        reference = references[name]
+        engine_tolerance = ROUNDING_FACTOR * ops * eps * (np.abs(reference) + scale)
+        tolerance_numeric = numeric_grads.error_estimate[name] + engine_tolerance
+        verdicts = [
+            _element_verdict(
+                float(g[i]),
+                None if symbolic_grads is None else float(symbolic_grads[name][i]),
+                float(numeric_grads.value[name][i]),
+                bool(numeric_grads.smooth[name][i]),
+                float(engine_tolerance[i]),
+                float(tolerance_numeric[i]),
+            )
+            for i in np.ndindex(spec.shape)
+        ]
+        reports.append(
+            InputReport(
+                name, spec.shape, values[name], g, None if symbolic_grads is None else symbolic_grads[name],
+                numeric_grads.value[name], numeric_grads.error_estimate[name], numeric_grads.smooth[name],
+                engine_tolerance, tolerance_numeric, verdicts,
+            )
+        )
+    note = (
+        f"engine vs symbolic: {ROUNDING_FACTOR:g}·{ops} ops·eps({dtype})·(|g| + {scale:.3g}); "
+        "engine vs numeric: that plus the numeric error estimate (Richardson + rounding)"
+    )
+    return Report(program.source or "<program>", dtype, v, engine_forward, oracle_forward, forward_agrees, reports, taylor, note, notes)
+
+
+def _same_special(a: FloatArray, b: FloatArray) -> npt.NDArray[np.bool_]:
+    return np.asarray((np.isnan(a) & np.isnan(b)) | (np.isinf(a) & (a == b)))
+
+
+def _element_verdict(
+    engine: float, symbolic: float | None, numeric_value: float, smooth: bool, tol_symbolic: float, tol_numeric: float
+) -> Verdict:
+    reference = symbolic if symbolic is not None else numeric_value
+    if not (np.isfinite(engine) and np.isfinite(reference)):
+        same = (np.isnan(engine) and np.isnan(reference)) or engine == reference
+        return "agree" if same else "non-finite"
+    if symbolic is not None and abs(engine - symbolic) > tol_symbolic:
+        return "mismatch"
+    if smooth and np.isfinite(numeric_value) and abs(engine - numeric_value) > tol_numeric:
+        return "mismatch"
+    if not smooth and symbolic is None:
+        return "not-smooth"
+    return "agree"
