@@ -107,7 +107,7 @@ class BmmBackward0(Node):
 def bmm(input: Tensor, mat2: Tensor) -> Tensor:
     _require_ndim(input, 3, "batch1")
     _require_ndim(mat2, 3, "batch2")
-    (b, n, k), (b2, k2, m) = input._data.shape, mat2._data.shape
+    (b, _, k), (b2, k2, _) = input._data.shape, mat2._data.shape
     if b != b2 or k != k2:
         raise RuntimeError(
             f"Expected size for first two dimensions of batch2 tensor to be: [{b}, {k}] but got: [{b2}, {k2}]."

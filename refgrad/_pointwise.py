@@ -15,7 +15,7 @@ import numpy as np
 from refgrad import _dtype
 from refgrad._dtype import Array
 from refgrad._node import Grads, Node
-from refgrad._recording import as_array, needs_grad, plain, record
+from refgrad._recording import needs_grad, plain, record
 from refgrad._tensor import Number, Tensor
 
 _NUMBER_TYPES = (bool, int, float)

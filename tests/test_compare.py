@@ -5,14 +5,13 @@ correct rules raise no false alarm."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pytest
 
-import refgrad
 from oracles.compare import Report, compare
 from oracles.ops import OPS
 from refgrad import _engine, _linalg, _pointwise, _shape
