@@ -4,7 +4,7 @@ For a program (or an expression) at given inputs and a grad_output v, three answ
 "what is vᵀJ?" are put side by side, element by element:
 
 * **engine**: refgrad (or torch) runs the program and backpropagates v;
-* **symbolic**: SymPy differentiates the program's forward meaning, evaluated at 30 digits;
+* **symbolic**: SymPy differentiates the program's forward meaning, evaluated at 40 digits;
 * **numeric**: central differences with Richardson extrapolation and an error estimate.
 
 Tolerances come from where the error comes from, never from a constant:
@@ -12,9 +12,9 @@ Tolerances come from where the error comes from, never from a constant:
 * the numeric value is trusted to within its own error estimate;
 * the engine computes in ``dtype``: it is allowed ``ROUNDING_FACTOR·ops·eps(dtype)·(|g| + s)``,
   a few ulps per operation on the path relative to the gradient's scale s: the largest
-  gradient element of any input, or, if larger, the size of the summed output terms per unit
-  of input, max|v·f(x)| / max(1, max|x|) (intermediate terms can be that large even where
-  they cancel to a gradient of 0, as for the sum of a softmax);
+  gradient element of any input, or, if larger, the size of the program's values per unit
+  of input, max|v|·max|intermediate value| / max(1, max|x|) (the backward pass sums terms
+  that large even where they cancel, as for the sum of a softmax or exp(x) - 1 - x);
 * the symbolic value is exact to far below either.
 
 Element verdicts: ``agree``; ``mismatch`` (outside a tolerance: the engine disagrees with an
@@ -85,7 +85,11 @@ class Report:
         verdicts: list[Verdict] = [i.verdict for i in self.inputs]
         if not self.forward_agrees:
             verdicts.append("mismatch")
-        if self.taylor is not None and self.taylor.verdict == "wrong" and all(bool(i.smooth.all()) for i in self.inputs):
+        # The Taylor test decides only where no symbolic value does: its noise model is the
+        # forward's rounding, so a forward computed inaccurately in float64 (1 - cos x at tiny
+        # x) can look wrong to it while the exact symbolic gradient agrees with the engine.
+        no_symbolic = any(i.symbolic is None for i in self.inputs)
+        if no_symbolic and self.taylor is not None and self.taylor.verdict == "wrong" and all(bool(i.smooth.all()) for i in self.inputs):
             verdicts.append("mismatch")
         return _worst(verdicts)
 
@@ -178,7 +182,8 @@ def compare(
     values = {name: np.asarray(v, dtype=np.float64) for name, v in inputs.items()}
     program = parse(target, {n: v.shape for n, v in values.items()}) if isinstance(target, str) else target
     values = check_inputs(program, values)
-    oracle_forward = run_numpy(program, values)
+    intermediates: list[FloatArray] = []
+    oracle_forward = run_numpy(program, values, intermediates=intermediates)
     v = np.ones_like(oracle_forward) if grad_output is None else np.broadcast_to(np.asarray(grad_output, dtype=np.float64), oracle_forward.shape)
 
     out, tensors = run_engine(program, values, engine, getattr(engine, dtype))
@@ -216,7 +221,9 @@ def compare(
     largest_input = max((float(np.max(np.abs(x), initial=0.0)) for x in values.values()), default=0.0)
     scale = max(
         max((float(np.max(np.abs(r[np.isfinite(r)]), initial=0.0)) for r in references.values()), default=0.0),
-        float(np.max(np.abs(v * oracle_forward)[np.isfinite(oracle_forward)], initial=0.0)) / max(1.0, largest_input),
+        float(np.max(np.abs(v), initial=0.0))
+        * max((float(np.max(np.abs(x[np.isfinite(x)]), initial=0.0)) for x in intermediates), default=0.0)
+        / max(1.0, largest_input),
     )
     reports = []
     for spec in program.inputs:

@@ -51,11 +51,22 @@ def _norm_piece(x: Array, kwargs: dict[str, Any]) -> Array:
     return np.sign(x) if isinstance(p, (int, float)) and p < 2 else np.asarray(x == 0)
 
 
-def run_numpy(program: Program, values: Mapping[str, Array], signature: list[Array] | None = None) -> Array:
+def run_numpy(
+    program: Program,
+    values: Mapping[str, Array],
+    signature: list[Array] | None = None,
+    intermediates: list[Array] | None = None,
+) -> Array:
     """The program's output in float64 numpy; with ``signature``, append the piece of every
-    non-smooth op to it."""
+    non-smooth op to it; with ``intermediates``, every operation's value."""
 
     def apply(op: Op, args: list[Any]) -> Any:
+        value = _apply(op, args)
+        if intermediates is not None:
+            intermediates.append(np.asarray(value, dtype=np.float64))
+        return value
+
+    def _apply(op: Op, args: list[Any]) -> Any:
         spec = OPS[op.name]
         kwargs = op.kwargs()
         if signature is not None:
