@@ -79,7 +79,14 @@ def bad_imports(source: str, filename: str = "<source>") -> list[str]:
 
 #: The comparison layer and the CLI run the engine beside the oracles; every other oracle
 #: module knows ops only by their forward meaning and must never reach the engine's rules.
-ORACLE_COMPARISON_LAYER = frozenset({"oracles/compare.py", "oracles/cli.py"})
+ORACLE_COMPARISON_LAYER = frozenset(
+    {
+        "oracles/compare.py",
+        "oracles/cli.py",
+        "oracles/gradcheck.py",
+        "oracles/trace.py",
+    }
+)
 
 
 def engine_imports(source: str, filename: str = "<source>") -> list[str]:
