@@ -114,7 +114,6 @@ class ExpressionError(ValueError):
 
 # --- the op vocabulary, read from OPS -------------------------------------------------------
 
-_OPERAND_COUNTS = {"where": 3}
 """Operands of ops whose forward is a plain Python function taking more than one (for numpy
 ufuncs the count is ``nin``, for the rest 1)."""
 _NUMBER_OPERANDS = {"where": frozenset({1, 2})}
@@ -142,7 +141,7 @@ def _signature(spec: OpSpec) -> _Signature:
     if isinstance(nin, int):
         names = ["x", "y", "z"][:nin] if nin <= 3 else [f"x{i}" for i in range(nin)]
         return _Signature(nin, (), (), frozenset(), False, f"{spec.name}({', '.join(names)})")
-    operands = 1 if spec.variadic else _OPERAND_COUNTS.get(spec.name, 1)
+    operands = 1 if spec.variadic else spec.operands
     try:
         parameters = list(inspect.signature(forward).parameters.values())
     except (TypeError, ValueError):

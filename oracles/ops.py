@@ -27,6 +27,8 @@ class OpSpec:
     """numpy meaning: ``forward(*args, **attrs)`` on float64 arrays and Python numbers."""
     operator: Callable[..., Any] | None = None
     """The Python operator that spells it (``+``, ``@``...), used by every interpreter."""
+    operands: int = 1
+    """How many leading arguments are tensors (numpy ufuncs say it themselves: ``nin``)."""
     variadic: bool = False
     """Takes a list of tensors (cat, stack)."""
     method_varargs: str | None = None
@@ -131,6 +133,21 @@ def _where(condition: Array, x: Any, y: Any) -> Array:
     return np.asarray(np.where(condition, x, y))
 
 
+def _mm(a: Array, b: Array) -> Array:
+    return np.asarray(np.matmul(a, b))
+
+
+def _outer(a: Array, b: Array) -> Array:
+    return np.asarray(np.multiply.outer(a, b))
+
+
+def _flatten(x: Array, start_dim: int = 0, end_dim: int = -1) -> Array:
+    if x.ndim == 0:
+        return np.reshape(x, (1,))
+    start, end = start_dim % x.ndim, end_dim % x.ndim
+    return np.reshape(x, x.shape[:start] + (-1,) + x.shape[end + 1 :])
+
+
 def _spec(name: str, forward: NumpyForward, **kwargs: Any) -> tuple[str, OpSpec]:
     return name, OpSpec(name, forward, **kwargs)
 
@@ -146,6 +163,11 @@ OPS: dict[str, OpSpec] = dict(
         _spec("pow", np.power, operator=operator.pow, domain=POSITIVE),
         _spec("neg", np.negative, operator=operator.neg),
         _spec("matmul", np.matmul, operator=operator.matmul),
+        _spec("mm", _mm, operands=2),
+        _spec("mv", _mm, operands=2),
+        _spec("bmm", _mm, operands=2),
+        _spec("dot", _mm, operands=2),
+        _spec("outer", _outer, operands=2),
         _spec("exp", np.exp),
         _spec("expm1", np.expm1),
         _spec("log", np.log, domain=POSITIVE),
@@ -167,7 +189,7 @@ OPS: dict[str, OpSpec] = dict(
         _spec("clamp_max", lambda x, max: np.minimum(x, max)),
         _spec("maximum", np.maximum),
         _spec("minimum", np.minimum),
-        _spec("where", _where),
+        _spec("where", _where, operands=3),
         _spec("gt", np.greater),
         _spec("lt", np.less),
         _spec("ge", np.greater_equal),
@@ -187,6 +209,8 @@ OPS: dict[str, OpSpec] = dict(
         _spec("transpose", _transpose),
         _spec("permute", _permute),
         _spec("t", np.transpose),
+        _spec("clone", np.copy),
+        _spec("flatten", _flatten),
         _spec("unsqueeze", lambda x, dim: np.expand_dims(x, dim)),
         _spec("squeeze", _squeeze),
         _spec("expand", _expand, method_varargs="size"),

@@ -807,6 +807,14 @@ def _permute(x: object, *dims: object, **attrs: object) -> ObjectArray:
     return np.transpose(array, axes)
 
 
+def _flatten(x: object, start_dim: object = 0, end_dim: object = -1) -> ObjectArray:
+    array = _array(x)
+    if array.ndim == 0:
+        return np.reshape(array, (1,))
+    start, end = _axis(start_dim, array.ndim), _axis(end_dim, array.ndim)
+    return np.reshape(array, array.shape[:start] + (-1,) + array.shape[end + 1 :])
+
+
 def _t(x: object) -> ObjectArray:
     array = _array(x)
     if array.ndim > 2:
@@ -866,6 +874,11 @@ SYMBOLIC: dict[str, SymbolicForward] = {
     "pow": _binary(_pow),
     "neg": _unary(lambda x: -x),
     "matmul": _matmul,
+    "mm": _matmul,
+    "mv": _matmul,
+    "bmm": _matmul,
+    "dot": _matmul,
+    "outer": lambda a, b: _matmul(_array(a)[:, None], _array(b)[None, :]),
     "exp": _unary(sympy.exp),
     "expm1": _unary(TExpm1),
     "log": _unary(sympy.log),
@@ -907,6 +920,8 @@ SYMBOLIC: dict[str, SymbolicForward] = {
     "transpose": _transpose,
     "permute": _permute,
     "t": _t,
+    "clone": lambda x: _array(x).copy(),
+    "flatten": _flatten,
     "unsqueeze": _unsqueeze,
     "squeeze": _squeeze,
     "expand": _expand,

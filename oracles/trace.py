@@ -74,7 +74,7 @@ class Traced:
 
 def _operand_count(spec: OpSpec) -> int:
     nin = getattr(spec.forward, "nin", None)
-    return nin if isinstance(nin, int) else 3 if spec.name == "where" else 1
+    return nin if isinstance(nin, int) else spec.operands
 
 
 def _attribute_names(spec: OpSpec) -> list[str]:
