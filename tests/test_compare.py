@@ -150,14 +150,21 @@ def test_no_false_alarms_on_correct_rules() -> None:
     numeric stencil was not smooth are counted."""
     rng = np.random.default_rng(20261126)
     verdicts: dict[str, int] = {}
-    not_smooth = 0
+    not_smooth = covered = checked = 0
     failures = []
     for name in sorted(EXAMPLES):
         for _ in range(3):
             report: Report = compare(EXAMPLES[name], _domain_values(name, rng))
             verdicts[report.verdict] = verdicts.get(report.verdict, 0) + 1
             not_smooth += sum(int((~i.smooth).sum()) for i in report.inputs)
+            for i in report.inputs:  # does the numeric error estimate cover the exact (symbolic) error?
+                assert i.symbolic is not None
+                usable = i.smooth & np.isfinite(i.symbolic)
+                checked += int(usable.sum())
+                covered += int((usable & (np.abs(i.numeric - i.symbolic) <= i.numeric_error)).sum())
             if report.verdict == "mismatch":
                 failures.append((name, report.to_text()))
     print(f"\nfalse-alarm run: {verdicts}; elements with a non-smooth stencil: {not_smooth}")
+    print(f"numeric error estimate covers the exact error on {covered}/{checked} elements")
     assert failures == []
+    assert covered >= 0.99 * checked
