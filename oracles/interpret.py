@@ -48,7 +48,7 @@ def _norm_piece(x: Array, kwargs: dict[str, Any]) -> Array:
     if p in (np.inf, -np.inf):
         magnitude = np.abs(x)
         return _extremum_piece(magnitude, kwargs, p > 0) * np.sign(x)
-    return np.sign(x) if isinstance(p, (int, float)) and p < 2 else np.asarray(x == 0)
+    return np.sign(x)  # |x| is not smooth at 0 (for one element, or a zero vector, nor is the norm)
 
 
 def run_numpy(
@@ -90,7 +90,7 @@ def run_engine(
     (float64 unless ``dtype``): returns (output, input tensors by name)."""
     dtype = engine.float64 if dtype is None else dtype
     tensors = {
-        name: engine.tensor(np.asarray(value).tolist(), dtype=dtype, requires_grad=requires_grad)
+        name: engine.tensor(np.array(value, dtype=np.float64), dtype=dtype, requires_grad=requires_grad)
         for name, value in check_inputs(program, values).items()
     }
 

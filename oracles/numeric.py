@@ -522,6 +522,8 @@ def _unflatten(flat: FloatArray, like: Mapping[str, FloatArray]) -> dict[str, Fl
 
 
 def _random_direction(rng: np.random.Generator, size: int) -> FloatArray:
+    if size == 0:
+        return np.zeros(0)  # no elements: no direction to take (and no loop to hang in)
     while True:
         z = rng.standard_normal(size)
         norm = float(np.linalg.norm(z))

@@ -208,7 +208,7 @@ def trace(fn: Callable[..., Any], inputs: Mapping[str, npt.ArrayLike], *, name: 
     """Run ``fn(**tensors)`` once (float64 tensors that require grad, one per input, passed by
     name) and return the program of what it did (see the module docstring)."""
     tensors = {
-        key: refgrad.tensor(np.asarray(value, dtype=np.float64).tolist(), dtype=refgrad.float64, requires_grad=True)
+        key: refgrad.tensor(np.array(value, dtype=np.float64), dtype=refgrad.float64, requires_grad=True)
         for key, value in inputs.items()
     }
     recorder = _Recorder(tensors)

@@ -168,3 +168,20 @@ def test_no_false_alarms_on_correct_rules() -> None:
     print(f"numeric error estimate covers the exact error on {covered}/{checked} elements")
     assert failures == []
     assert covered >= 0.99 * checked
+
+
+@pytest.mark.parametrize(
+    ("expression", "inputs"),
+    [
+        ("sin(a)", {"a": []}),  # no elements (the Taylor direction once looped forever)
+        ("sum(a, dim=0)", {"a": np.zeros((0, 3))}),  # a zero-size dimension keeps its shape
+        ("sin(a)", {"a": [np.nan, 1.0]}),  # a nan in the output: the other elements still count
+        ("softmax(a, dim=0)", {"a": [[-456.4, 0.003, 4.7], [-0.05, 2.19, -11.5]]}),  # cancelling terms ~1
+        ("cos(square(a))", {"a": [79.995199695039]}),  # ill-conditioned: rounding of a² moves the gradient
+        ("log_softmax(a, dim=0)", {"a": [[-2.0, 0.0, 2.0]]}),  # an exact 0 vs the symbolic 1e-41
+        ("norm(a)", {"a": [1e-9]}),  # the stencil crosses |a|'s kink
+        ("a @ sigmoid(a)", {"a": [1e-9, 0.0, -1e-9]}),  # the forward cancels inside the product
+    ],
+)
+def test_correct_gradients_found_by_the_review_are_not_called_mismatches(expression: str, inputs: dict[str, Any]) -> None:
+    assert compare(expression, inputs).verdict != "mismatch"
