@@ -1,0 +1,2 @@
+"""Hypothesis property tests for refgrad: grad-mode isolation, accumulation semantics and (to
+come) random programs with Python control flow checked against the oracles."""
