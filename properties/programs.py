@@ -64,6 +64,18 @@ class Script:
     body: tuple[Statement, ...]
     output: str
 
+    def reproducer(self, values: dict[str, Any], expected: dict[str, Any]) -> str:
+        """A standalone script: the program, its inputs, and an assertion that refgrad's
+        gradients equal ``expected`` (the oracles' values), to run on its own."""
+        lines = ["import numpy as np", "import refgrad as rg", "", "", self.source(), ""]
+        for name in self.inputs:
+            lines.append(f"{name} = rg.tensor({values[name]!r}, dtype=rg.float64, requires_grad=True)")
+        lines.append(f"program({', '.join(self.inputs)}).backward()")
+        for name in self.inputs:  # an input the program does not use has no .grad: its gradient is 0
+            grad = f"np.zeros({name}.shape) if {name}.grad is None else {name}.grad.numpy()"
+            lines.append(f"np.testing.assert_allclose({grad}, {expected[name]!r}, rtol=1e-9, atol=1e-12)")
+        return "\n".join(lines) + "\n"
+
     def source(self, module: str = "rg") -> str:
         """A standalone Python function computing the script (a reproducer)."""
         lines = [f"def program({', '.join(self.inputs)}):"]

@@ -4,6 +4,7 @@ oracles on the path each run takes, and with PyTorch on the very same script."""
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,10 @@ def test_gradients_agree_with_the_oracles(script: Script, a: list[list[float]], 
     note(script.source())
     traced = _traced(script, a, b)
     report = compare(traced.program, traced.values)
-    assert report.verdict != "mismatch", f"{script.source()}\n\n{report.to_text()}"
+    if report.verdict == "mismatch":
+        expected = {i.name: (i.symbolic if i.symbolic is not None else i.numeric).tolist() for i in report.inputs}
+        reproducer = script.reproducer({"a": a, "b": b}, expected)
+        pytest.fail(f"refgrad disagrees with the oracles; standalone reproducer:\n\n{reproducer}\n{report.to_text()}")
 
 
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch is not installed")
@@ -50,3 +54,28 @@ def test_values_and_gradients_equal_pytorchs(script: Script, a: list[list[float]
     for ours, theirs in zip(grads, torch_grads):
         np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
     assert name == torch_name
+
+
+def test_a_reproducer_runs_on_its_own_and_fails_only_with_a_wrong_rule(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from properties.programs import Assign, Loop
+
+    script = Script(
+        ("a", "b"),
+        (Loop("a", (0.0,), (Assign("v1", "sin", ("a",)),)), Assign("v2", "tanh", ("a",)), Assign("v3", "mul", ("v2", "b"))),
+        "v3",
+    )
+    a, b = [[0.5, -1.0, 0.25], [1.5, 0.0, -0.75]], [[1.0, 2.0, 3.0], [-1.0, 0.5, 0.0]]
+    traced = _traced(script, a, b)
+    report = compare(traced.program, traced.values)
+    expected = {i.name: i.symbolic.tolist() for i in report.inputs if i.symbolic is not None}
+    reproducer = script.reproducer({"a": a, "b": b}, expected)
+    wrong_rule = "from refgrad import _pointwise\n_pointwise.TanhBackward0.vjp = lambda self, grad, result: (grad * (1 - result),)\n"
+    outcomes: list[int] = []
+    for prefix in ("", wrong_rule):
+        path = tmp_path / f"reproducer{len(outcomes)}.py"
+        path.write_text(prefix + reproducer)
+        outcomes.append(subprocess.run([sys.executable, str(path)], capture_output=True).returncode)
+    assert outcomes[0] == 0 and outcomes[1] != 0
