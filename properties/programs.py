@@ -116,11 +116,12 @@ def _source_block(body: Sequence[Statement], depth: int, module: str) -> list[st
     return lines
 
 
-def run(script: Script, engine: ModuleType, tensors: dict[str, Any]) -> Any:
-    """The script's scalar output, computed by ``engine`` (the same code the source shows)."""
+def run(script: Script, engine: ModuleType, tensors: dict[str, Any], total: bool = True) -> Any:
+    """The script's output, computed by ``engine`` (the same code the source shows): summed to
+    a scalar as the source returns it, or (``total=False``) the output variable itself."""
     scope = dict(tensors)
     _run_block(script.body, engine, scope)
-    return scope[script.output].sum()
+    return scope[script.output].sum() if total else scope[script.output]
 
 
 def _run_block(body: Sequence[Statement], engine: ModuleType, scope: dict[str, Any]) -> None:
