@@ -116,6 +116,28 @@ def _source_block(body: Sequence[Statement], depth: int, module: str) -> list[st
     return lines
 
 
+def features(script: Script) -> set[str]:
+    """What a script exercises (its ops, control-flow kinds and nesting depth), for the
+    distribution report (``pytest properties --hypothesis-show-statistics``)."""
+    found: set[str] = set()
+
+    def visit(body: Sequence[Statement], depth: int) -> None:
+        found.add(f"depth {depth}")
+        for statement in body:
+            if isinstance(statement, Assign):
+                found.add(f"op {statement.op}")
+            elif isinstance(statement, If):
+                found.add("if")
+                visit(statement.then, depth + 1)
+                visit(statement.otherwise, depth + 1)
+            else:
+                found.add("for" if statement.bound is None else "while")
+                visit(statement.body, depth + 1)
+
+    visit(script.body, 0)
+    return found
+
+
 def run(script: Script, engine: ModuleType, tensors: dict[str, Any], total: bool = True) -> Any:
     """The script's output, computed by ``engine`` (the same code the source shows): summed to
     a scalar as the source returns it, or (``total=False``) the output variable itself."""

@@ -9,12 +9,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, note
+from hypothesis import event, given, note
 
 import refgrad as rg
 from oracles.compare import compare
 from oracles.trace import trace
-from properties.programs import Script, inputs, run, scripts
+from properties.programs import Script, features, inputs, run, scripts
 
 
 def _traced(script: Script, a: list[list[float]], b: list[list[float]]) -> Any:
@@ -27,6 +27,8 @@ def _traced(script: Script, a: list[list[float]], b: list[list[float]]) -> Any:
 @given(script=scripts(), a=inputs, b=inputs)
 def test_gradients_agree_with_the_oracles(script: Script, a: list[list[float]], b: list[list[float]]) -> None:
     note(script.source())
+    for feature in features(script):
+        event(feature)
     traced = _traced(script, a, b)
     report = compare(traced.program, traced.values)
     if report.verdict == "mismatch":
