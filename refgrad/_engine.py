@@ -18,7 +18,7 @@ import numpy as np
 
 from refgrad import _dtype, _grad_mode
 from refgrad._node import AccumulateGrad, MultiOutputNode, Node, edge
-from refgrad._pointwise import clone, to
+from refgrad._pointwise import clone, to, zeros_of
 from refgrad._recording import check_view_is_current
 from refgrad._shape import is_expandable_to, sum_to
 from refgrad._tensor import Tensor
@@ -85,7 +85,7 @@ def grad(
                 "Set allow_unused=True if this is the desired behavior."
             )
     if materialize_grads:
-        return tuple(Tensor._make(np.zeros_like(t._data)) if r is None else r for r, t in zip(results, ins))
+        return tuple(zeros_of(t) if r is None else r for r, t in zip(results, ins))
     return results
 
 

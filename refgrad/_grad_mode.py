@@ -122,33 +122,28 @@ class _FixedMode(_GradModeContext):
         return self._target_inference
 
 
-class no_grad(_GradModeContext):
-    """Disable gradient recording: results of ops do not require grad and have no grad_fn.
-    Usable as ``with no_grad():``, ``@no_grad()`` and ``@no_grad``."""
+class _NoArgumentMode(_GradModeContext):
+    """A mode without arguments, also usable as a bare decorator (``@no_grad``)."""
 
-    def __new__(cls, func: Callable[..., Any] | None = None) -> no_grad:
-        if func is not None:
-            # ``@no_grad`` without parentheses: decorate directly.
-            return cast(no_grad, cls()(func))
+    def __new__(cls, func: Callable[..., Any] | None = None) -> Any:
+        if func is not None:  # ``@no_grad`` without parentheses: decorate directly
+            return cls()(func)
         return super().__new__(cls)
 
     def __init__(self, func: Callable[..., Any] | None = None) -> None:
         super().__init__()
+
+
+class no_grad(_NoArgumentMode):
+    """Disable gradient recording: results of ops do not require grad and have no grad_fn.
+    Usable as ``with no_grad():``, ``@no_grad()`` and ``@no_grad``."""
 
     def _mode(self) -> bool:
         return False
 
 
-class enable_grad(_GradModeContext):
+class enable_grad(_NoArgumentMode):
     """Enable gradient recording, also inside ``no_grad``."""
-
-    def __new__(cls, func: Callable[..., Any] | None = None) -> enable_grad:
-        if func is not None:
-            return cast(enable_grad, cls()(func))
-        return super().__new__(cls)
-
-    def __init__(self, func: Callable[..., Any] | None = None) -> None:
-        super().__init__()
 
     def _mode(self) -> bool:
         return True

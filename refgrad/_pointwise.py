@@ -75,7 +75,8 @@ def _floating(t: Tensor) -> Array:
     return data if data.dtype.kind == "f" else data.astype(_dtype.get_default_dtype().numpy)
 
 
-def zeros_like(t: Tensor) -> Tensor:
+def zeros_of(t: Tensor) -> Tensor:
+    """A plain tensor of zeros shaped like ``t`` (a gradient that is identically 0)."""
     return Tensor._make(np.zeros_like(t._data))
 
 
@@ -190,7 +191,7 @@ class PowBackward0(Node):
 
     def vjp(self, grad: Tensor, input: Tensor) -> Grads:
         if self.exponent == 0:
-            return (zeros_like(input),)  # x**0 is constant, also at x = 0
+            return (zeros_of(input),)  # x**0 is constant, also at x = 0
         return (grad * (self.exponent * input ** (self.exponent - 1)),)  # d x^p = p x^(p-1)
 
 
@@ -415,7 +416,7 @@ class SignBackward0(Node):
     __slots__ = ()
 
     def vjp(self, grad: Tensor) -> Grads:
-        return (zeros_like(grad),)  # piecewise constant; 0 also at the jump
+        return (zeros_of(grad),)  # piecewise constant; 0 also at the jump
 
 
 def sign(input: Tensor) -> Tensor:

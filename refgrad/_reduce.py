@@ -220,17 +220,19 @@ def min(input: Tensor, dim: int | Tensor | None = None, keepdim: bool = False) -
 
 
 def amax(input: Tensor, dim: int | Sequence[int] = (), keepdim: bool = False) -> Tensor:
-    return _amax_amin(input, dim, keepdim, AmaxBackward0, np.max)
+    return _amax_amin(input, dim, keepdim, AmaxBackward0, np.max, "amax")
 
 
 def amin(input: Tensor, dim: int | Sequence[int] = (), keepdim: bool = False) -> Tensor:
-    return _amax_amin(input, dim, keepdim, AminBackward0, np.min)
+    return _amax_amin(input, dim, keepdim, AminBackward0, np.min, "amin")
 
 
-def _amax_amin(input: Tensor, dim: int | Sequence[int], keepdim: bool, node_type: type[_Reduction], fn: Any) -> Tensor:
+def _amax_amin(
+    input: Tensor, dim: int | Sequence[int], keepdim: bool, node_type: type[_Reduction], fn: Any, name: str
+) -> Tensor:
     data = input._data
     dims = reduced_dims(dim, data.ndim)
-    _nonempty(data, node_type.__name__[:4].lower(), dims)
+    _nonempty(data, name, dims)
     out = fn(data, axis=dims, keepdims=keepdim)
     return _reduce(node_type(dims, data.shape, keepdim), out, input, (input,))
 

@@ -11,14 +11,11 @@ from typing import Any
 import numpy as np
 
 from refgrad import _reduce
-from refgrad._dims import normalize_dim, shape_args
+from refgrad._dims import normalize_dim
 from refgrad._dtype import Array
 from refgrad._node import Grads, MultiOutputNode, Node
 from refgrad._recording import any_needs_grad, needs_grad, plain, record, record_outputs, view as plain_view
 from refgrad._tensor import IndexKey, Tensor
-
-__all__ = ["normalize_dim", "shape_args"]
-
 
 def _view(node: Node, data: Array, input: Tensor) -> Tensor:
     """A view of ``input``: recorded when it needs grad, always sharing the version counter."""
@@ -54,7 +51,7 @@ def reshape(input: Tensor, shape: Sequence[int]) -> Tensor:
     data = input._data
     target = _target_shape(tuple(shape), data.size)
     out = data.reshape(target)
-    if not np.shares_memory(out, data) and data.size:
+    if not np.may_share_memory(out, data) and data.size:
         # A copy, not a view (PyTorch's _unsafe_view of a clone); the gradient rule is the same.
         return plain(out) if not needs_grad(input) else record(ViewBackward0(data.shape), out, (input,))
     return _view(ViewBackward0(data.shape), out, input)

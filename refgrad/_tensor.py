@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, SupportsIndex, TypeAlias, ove
 import numpy as np
 
 from refgrad import _dtype, _grad_mode
+from refgrad._dims import normalize_dim, shape_args
 from refgrad._dtype import Array
 
 if TYPE_CHECKING:
@@ -124,7 +125,7 @@ class Tensor:
     def size(self, dim: int | None = None) -> Size | int:
         if dim is None:
             return Size(self._data.shape)
-        return int(self._data.shape[_shape.normalize_dim(dim, self._data.ndim)])
+        return int(self._data.shape[normalize_dim(dim, self._data.ndim)])
 
     @property
     def ndim(self) -> int:
@@ -642,10 +643,10 @@ class Tensor:
         return _linalg.outer(self, other)
 
     def reshape(self, *shape: int | Sequence[int]) -> Tensor:
-        return _shape.reshape(self, _shape.shape_args(shape))
+        return _shape.reshape(self, shape_args(shape))
 
     def view(self, *shape: int | Sequence[int]) -> Tensor:
-        return _shape.view(self, _shape.shape_args(shape))
+        return _shape.view(self, shape_args(shape))
 
     def view_as(self, other: Tensor) -> Tensor:
         return _shape.view(self, other._data.shape)
@@ -657,7 +658,7 @@ class Tensor:
         return _shape.transpose(self, dim0, dim1)
 
     def permute(self, *dims: int | Sequence[int]) -> Tensor:
-        return _shape.permute(self, _shape.shape_args(dims))
+        return _shape.permute(self, shape_args(dims))
 
     def t(self) -> Tensor:
         return _shape.t(self)
@@ -677,7 +678,7 @@ class Tensor:
         return _shape.squeeze(self, dim)
 
     def expand(self, *sizes: int | Sequence[int]) -> Tensor:
-        return _shape.expand(self, _shape.shape_args(sizes))
+        return _shape.expand(self, shape_args(sizes))
 
     def expand_as(self, other: Tensor) -> Tensor:
         return _shape.expand(self, other._data.shape)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from refgrad import _engine, _grad_mode
+from refgrad._pointwise import zeros_of
 from refgrad._shape import reshape, stack
 from refgrad._tensor import Tensor
 
@@ -61,21 +62,18 @@ def _single_element(out: Tensor, function: str) -> Tensor:
     return out
 
 
-def _zeros_for_unused(grads: tuple[Tensor | None, ...], like: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
-    return tuple(Tensor._make(np.zeros_like(t._data)) if g is None else g for g, t in zip(grads, like))
-
-
 def _vjp(
     outputs: tuple[Tensor, ...], inputs: tuple[Tensor, ...], v: tuple[Tensor | None, ...], create_graph: bool
 ) -> tuple[Tensor, ...]:
     """Σ vᵢᵀ ∂outputᵢ/∂input for each input (zeros where an input was not used)."""
     live = [(o, g) for o, g in zip(outputs, v) if o._requires_grad]
     if not live:
-        return tuple(Tensor._make(np.zeros_like(t._data)) for t in inputs)
+        return tuple(zeros_of(t) for t in inputs)
     grads = _engine.grad(
-        [o for o, _ in live], inputs, [g for _, g in live], True, create_graph, allow_unused=True, materialize_grads=False
+        [o for o, _ in live], inputs, [g for _, g in live], True, create_graph, allow_unused=True, materialize_grads=True
     )
-    return _zeros_for_unused(grads, inputs)
+    assert all(g is not None for g in grads), "materialize_grads gives zeros for unused inputs"
+    return tuple(g for g in grads if g is not None)
 
 
 def _finish(values: tuple[Tensor, ...], create_graph: bool) -> tuple[Tensor, ...]:
@@ -104,7 +102,7 @@ def jvp(
         vs = _vectors(v, xs, INPUT_V_NONE)
         out = func(*xs)
         outs = _as_tuple(out)
-        dummies = tuple(Tensor._make(np.zeros_like(o._data)).requires_grad_() for o in outs)
+        dummies = tuple(zeros_of(o).requires_grad_() for o in outs)
         transposed = _vjp(outs, xs, dummies, create_graph=True)
         result = _vjp(transposed, dummies, vs, create_graph)
     return _like(out, _finish(outs, create_graph)), _like(out, _finish(result, create_graph))
