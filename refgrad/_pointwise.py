@@ -15,7 +15,7 @@ import numpy as np
 from refgrad import _dtype
 from refgrad._dtype import Array
 from refgrad._node import Grads, Node
-from refgrad._recording import needs_grad, plain, record
+from refgrad._recording import needs_grad, one_input, plain, record
 from refgrad._tensor import Number, Tensor
 
 _NUMBER_TYPES = (bool, int, float)
@@ -80,12 +80,6 @@ def zeros_of(t: Tensor) -> Tensor:
     return Tensor._make(np.zeros_like(t._data))
 
 
-def _unary(node: Node, out: Any, input: Tensor, saved: tuple[Tensor, ...] = ()) -> Tensor:
-    if not needs_grad(input):
-        return plain(out)
-    return record(node, out, (input,), saved)
-
-
 # ----------------------------------------------------------------------------- arithmetic
 class AddBackward0(Node):
     __slots__ = ()
@@ -127,7 +121,7 @@ class RsubBackward1(Node):
 def rsub(input: Tensor, other: Number) -> Tensor:
     """``other - input`` for a Python number ``other``."""
     a, b, dt = _operands(input, other, "rsub")
-    return _unary(RsubBackward1(), _cast(b - a, dt), input)
+    return one_input(RsubBackward1(), _cast(b - a, dt), input)
 
 
 class MulBackward0(Node):
@@ -177,7 +171,7 @@ class NegBackward0(Node):
 
 
 def neg(input: Tensor) -> Tensor:
-    return _unary(NegBackward0(), np.negative(input._data), input)
+    return one_input(NegBackward0(), np.negative(input._data), input)
 
 
 # ----------------------------------------------------------------------------- powers
@@ -229,11 +223,11 @@ def pow(input: Tensor | Number, exponent: Tensor | Number) -> Tensor:
             raise TypeError("pow(): at least one of 'input' and 'exponent' must be a Tensor")
         e, base, dt = _operands(exponent, input, "pow")
         out = _cast(np.power(base, _floating(exponent) if dt.kind == "f" else e), dt)
-        return _unary(PowBackward2(input), out, exponent, (exponent,))
+        return one_input(PowBackward2(input), out, exponent, (exponent,))
     a, b, dt = _operands(input, exponent, "pow")
     out = _cast(np.power(a.astype(dt, copy=False), b), dt)
     if not isinstance(exponent, Tensor):
-        return _unary(PowBackward0(exponent), out, input, (input,))
+        return one_input(PowBackward0(exponent), out, input, (input,))
     if not needs_grad(input, exponent):
         return plain(out)
     return record(PowBackward1(), out, (input, exponent), (input, exponent))
@@ -253,7 +247,7 @@ class ExpBackward0(Node):
 
 
 def exp(input: Tensor) -> Tensor:
-    return _unary(ExpBackward0(), np.exp(_floating(input)), input)
+    return one_input(ExpBackward0(), np.exp(_floating(input)), input)
 
 
 class Expm1Backward0(Node):
@@ -265,7 +259,7 @@ class Expm1Backward0(Node):
 
 
 def expm1(input: Tensor) -> Tensor:
-    return _unary(Expm1Backward0(), np.expm1(_floating(input)), input)
+    return one_input(Expm1Backward0(), np.expm1(_floating(input)), input)
 
 
 class LogBackward0(Node):
@@ -276,7 +270,7 @@ class LogBackward0(Node):
 
 
 def log(input: Tensor) -> Tensor:
-    return _unary(LogBackward0(), np.log(_floating(input)), input, (input,))
+    return one_input(LogBackward0(), np.log(_floating(input)), input, (input,))
 
 
 class Log1PBackward0(Node):
@@ -287,7 +281,7 @@ class Log1PBackward0(Node):
 
 
 def log1p(input: Tensor) -> Tensor:
-    return _unary(Log1PBackward0(), np.log1p(_floating(input)), input, (input,))
+    return one_input(Log1PBackward0(), np.log1p(_floating(input)), input, (input,))
 
 
 class SqrtBackward0(Node):
@@ -299,7 +293,7 @@ class SqrtBackward0(Node):
 
 
 def sqrt(input: Tensor) -> Tensor:
-    return _unary(SqrtBackward0(), np.sqrt(_floating(input)), input)
+    return one_input(SqrtBackward0(), np.sqrt(_floating(input)), input)
 
 
 class RsqrtBackward0(Node):
@@ -311,7 +305,7 @@ class RsqrtBackward0(Node):
 
 
 def rsqrt(input: Tensor) -> Tensor:
-    return _unary(RsqrtBackward0(), 1 / np.sqrt(_floating(input)), input)
+    return one_input(RsqrtBackward0(), 1 / np.sqrt(_floating(input)), input)
 
 
 class ReciprocalBackward0(Node):
@@ -323,7 +317,7 @@ class ReciprocalBackward0(Node):
 
 
 def reciprocal(input: Tensor) -> Tensor:
-    return _unary(ReciprocalBackward0(), np.reciprocal(_floating(input)), input)
+    return one_input(ReciprocalBackward0(), np.reciprocal(_floating(input)), input)
 
 
 class SinBackward0(Node):
@@ -334,7 +328,7 @@ class SinBackward0(Node):
 
 
 def sin(input: Tensor) -> Tensor:
-    return _unary(SinBackward0(), np.sin(_floating(input)), input, (input,))
+    return one_input(SinBackward0(), np.sin(_floating(input)), input, (input,))
 
 
 class CosBackward0(Node):
@@ -345,7 +339,7 @@ class CosBackward0(Node):
 
 
 def cos(input: Tensor) -> Tensor:
-    return _unary(CosBackward0(), np.cos(_floating(input)), input, (input,))
+    return one_input(CosBackward0(), np.cos(_floating(input)), input, (input,))
 
 
 class TanBackward0(Node):
@@ -357,7 +351,7 @@ class TanBackward0(Node):
 
 
 def tan(input: Tensor) -> Tensor:
-    return _unary(TanBackward0(), np.tan(_floating(input)), input)
+    return one_input(TanBackward0(), np.tan(_floating(input)), input)
 
 
 class TanhBackward0(Node):
@@ -369,7 +363,7 @@ class TanhBackward0(Node):
 
 
 def tanh(input: Tensor) -> Tensor:
-    return _unary(TanhBackward0(), np.tanh(_floating(input)), input)
+    return one_input(TanhBackward0(), np.tanh(_floating(input)), input)
 
 
 class SigmoidBackward0(Node):
@@ -385,7 +379,7 @@ def sigmoid(input: Tensor) -> Tensor:
     # the two forms that never overflow: 1/(1+e^-x) for x >= 0, e^x/(1+e^x) for x < 0
     e = np.exp(-np.abs(x))
     out = np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
-    return _unary(SigmoidBackward0(), out, input)
+    return one_input(SigmoidBackward0(), out, input)
 
 
 class ReluBackward0(Node):
@@ -398,7 +392,7 @@ class ReluBackward0(Node):
 
 def relu(input: Tensor) -> Tensor:
     data = input._data
-    return _unary(ReluBackward0(), np.maximum(data, np.zeros((), data.dtype)), input)
+    return one_input(ReluBackward0(), np.maximum(data, np.zeros((), data.dtype)), input)
 
 
 class AbsBackward0(Node):
@@ -409,7 +403,7 @@ class AbsBackward0(Node):
 
 
 def abs(input: Tensor) -> Tensor:
-    return _unary(AbsBackward0(), np.abs(input._data), input, (input,))
+    return one_input(AbsBackward0(), np.abs(input._data), input, (input,))
 
 
 class SignBackward0(Node):
@@ -422,7 +416,7 @@ class SignBackward0(Node):
 def sign(input: Tensor) -> Tensor:
     data = input._data
     signs = np.sign(data) if data.dtype.kind != "f" else np.where(np.isnan(data), 0, np.sign(data)).astype(data.dtype)
-    return _unary(SignBackward0(), signs, input)  # sign(NaN) = 0, as in PyTorch
+    return one_input(SignBackward0(), signs, input)  # sign(NaN) = 0, as in PyTorch
 
 
 class CloneBackward0(Node):
@@ -433,7 +427,7 @@ class CloneBackward0(Node):
 
 
 def clone(input: Tensor) -> Tensor:
-    return _unary(CloneBackward0(), input._data.copy(), input)
+    return one_input(CloneBackward0(), input._data.copy(), input)
 
 
 class ToCopyBackward0(Node):
@@ -451,7 +445,7 @@ def to(input: Tensor, dtype: _dtype.dtype) -> Tensor:
     out = input._data.astype(dtype.numpy)
     if not dtype.is_floating_point:
         return plain(out)
-    return _unary(ToCopyBackward0(), out, input)
+    return one_input(ToCopyBackward0(), out, input)
 
 
 # ----------------------------------------------------------------------------- piecewise
@@ -481,7 +475,7 @@ def clamp(input: Tensor, min: Number | None = None, max: Number | None = None) -
     if max is not None:
         out = np.minimum(out, max)
     dt = _promote([input], [b for b in (min, max) if b is not None]).numpy
-    return _unary(ClampBackward1(min, max), _cast(out, dt), input, (input,))
+    return one_input(ClampBackward1(min, max), _cast(out, dt), input, (input,))
 
 
 class ClampMinBackward0(Node):
@@ -496,7 +490,7 @@ class ClampMinBackward0(Node):
 
 def clamp_min(input: Tensor, min: Number) -> Tensor:
     out = _cast(np.maximum(input._data, min), _promote([input], [min]).numpy)
-    return _unary(ClampMinBackward0(min), out, input, (input,))
+    return one_input(ClampMinBackward0(min), out, input, (input,))
 
 
 class ClampMaxBackward0(Node):
@@ -511,7 +505,7 @@ class ClampMaxBackward0(Node):
 
 def clamp_max(input: Tensor, max: Number) -> Tensor:
     out = _cast(np.minimum(input._data, max), _promote([input], [max]).numpy)
-    return _unary(ClampMaxBackward0(max), out, input, (input,))
+    return one_input(ClampMaxBackward0(max), out, input, (input,))
 
 
 class MaximumBackward0(Node):

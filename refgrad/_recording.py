@@ -74,6 +74,13 @@ STALE_VIEW = (
 )
 
 
+def one_input(node: Node, out: Any, input: Tensor, saved: tuple[Tensor | float | None, ...] = ()) -> Tensor:
+    """The result of an op of one tensor: recorded (with ``saved``) when ``input`` needs grad."""
+    if not needs_grad(input):
+        return plain(out)
+    return record(node, out, (input,), saved)
+
+
 def _mark_view(view: Tensor, of: Tensor) -> None:
     """``view`` shares the storage of ``of``: remember the root base and its history now."""
     base = of if of._base is None else of._base

@@ -13,7 +13,7 @@ from refgrad import _dtype
 from refgrad._dtype import Array
 from refgrad._node import Grads, Node
 from refgrad._pointwise import exp, sign, where
-from refgrad._recording import as_array, needs_grad, plain, record
+from refgrad._recording import as_array, one_input, plain
 from refgrad._dims import normalize_dim
 from refgrad._tensor import Number, Tensor, ValuesIndices
 
@@ -61,12 +61,6 @@ class _Reduction(Node):
         return math.prod(self.input_shape[d] for d in self.dims)
 
 
-def _reduce(node: _Reduction, out: Any, input: Tensor, saved: tuple[Tensor, ...] = ()) -> Tensor:
-    if not needs_grad(input):
-        return plain(out)
-    return record(node, out, (input,), saved)
-
-
 # ----------------------------------------------------------------------------- sum, mean
 class SumBackward0(_Reduction):
     __slots__ = ()
@@ -84,7 +78,7 @@ def sum(input: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:
     dims = reduced_dims(dim, data.ndim)
     out = np.sum(data, axis=dims, keepdims=keepdim, dtype=np.int64 if data.dtype.kind in "biu" else None)
     node = (SumBackward0 if dim is None else SumBackward1)(dims, data.shape, keepdim)
-    return _reduce(node, out, input)
+    return one_input(node, out, input)
 
 
 class MeanBackward0(_Reduction):
@@ -108,7 +102,7 @@ def mean(input: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:
     dims = reduced_dims(dim, data.ndim)
     out = np.mean(data, axis=dims, keepdims=keepdim)
     node = (MeanBackward0 if dim is None else MeanBackward1)(dims, data.shape, keepdim)
-    return _reduce(node, out, input)
+    return one_input(node, out, input)
 
 
 # ----------------------------------------------------------------------------- max, min
@@ -183,18 +177,18 @@ def extremum(input: Tensor, dim: int | Tensor | None, keepdim: bool, largest: bo
         _nonempty(data, name, ())
         out = np.max(data) if largest else np.min(data)
         node_type: type[_Reduction] = MaxBackward1 if largest else MinBackward1
-        return _reduce(node_type(reduced_dims(None, data.ndim), data.shape, False), out, input, (input,))
+        return one_input(node_type(reduced_dims(None, data.ndim), data.shape, False), out, input, (input,))
     dims = reduced_dims(dim, data.ndim)
     node = (MaxBackward0 if largest else MinBackward0)(dims, data.shape, keepdim)
     if not dims:  # a 0-d tensor
-        return ValuesIndices(_reduce(node, data.copy(), input, (plain(np.zeros((), np.int64)),)), plain(np.zeros((), np.int64)))
+        return ValuesIndices(one_input(node, data.copy(), input, (plain(np.zeros((), np.int64)),)), plain(np.zeros((), np.int64)))
     (d,) = dims
     _nonempty(data, name, dims)
     indices = as_array(np.argmax(data, axis=d, keepdims=keepdim) if largest else np.argmin(data, axis=d, keepdims=keepdim))
     values = np.take_along_axis(data, indices if keepdim else np.expand_dims(indices, d), axis=d)
     values = values if keepdim else np.squeeze(values, axis=d)
     index_tensor = plain(indices.astype(np.int64))
-    return ValuesIndices(_reduce(node, values, input, (index_tensor,)), index_tensor)
+    return ValuesIndices(one_input(node, values, input, (index_tensor,)), index_tensor)
 
 
 @overload
@@ -234,7 +228,7 @@ def _amax_amin(
     dims = reduced_dims(dim, data.ndim)
     _nonempty(data, name, dims)
     out = fn(data, axis=dims, keepdims=keepdim)
-    return _reduce(node_type(dims, data.shape, keepdim), out, input, (input,))
+    return one_input(node_type(dims, data.shape, keepdim), out, input, (input,))
 
 
 def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
@@ -287,7 +281,7 @@ def prod(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor
     dims = reduced_dims(dim, data.ndim)
     out = np.prod(data, axis=dims, keepdims=keepdim, dtype=np.int64 if data.dtype.kind in "biu" else None)
     node = (ProdBackward0 if dim is None else ProdBackward1)(dims, data.shape, keepdim)
-    return _reduce(node, out, input, (input,))
+    return one_input(node, out, input, (input,))
 
 
 # ----------------------------------------------------------------------------- var, std
@@ -342,7 +336,7 @@ def _variance(input: Tensor, dim: Dims, correction: Number, keepdim: bool, node_
     if node_type is StdBackward0:
         out = np.sqrt(out)
     node = node_type(dims, data.shape, keepdim, float(correction))
-    return _reduce(node, _cast_like(out, data), input, (input,))
+    return one_input(node, _cast_like(out, data), input, (input,))
 
 
 def _cast_like(out: Any, data: Array) -> Array:
@@ -365,7 +359,7 @@ def logsumexp(input: Tensor, dim: int | Sequence[int], keepdim: bool = False) ->
     peak = np.where(np.isfinite(peak), peak, 0)
     out = np.log(np.sum(np.exp(data - peak), axis=dims, keepdims=True)) + peak
     out = out if keepdim else np.squeeze(out, axis=dims)
-    return _reduce(LogsumexpBackward0(dims, data.shape, keepdim), out, input, (input,))
+    return one_input(LogsumexpBackward0(dims, data.shape, keepdim), out, input, (input,))
 
 
 class SoftmaxBackward0(Node):
@@ -408,17 +402,13 @@ def softmax(input: Tensor, dim: int) -> Tensor:
     z, d = _shifted(input, dim)
     e = np.exp(z)
     out = e / np.sum(e, axis=d if z.ndim else None, keepdims=True)
-    if not needs_grad(input):
-        return plain(out)
-    return record(SoftmaxBackward0(d), out, (input,))
+    return one_input(SoftmaxBackward0(d), out, input)
 
 
 def log_softmax(input: Tensor, dim: int) -> Tensor:
     z, d = _shifted(input, dim)
     out = z - np.log(np.sum(np.exp(z), axis=d if z.ndim else None, keepdims=True))
-    if not needs_grad(input):
-        return plain(out)
-    return record(LogSoftmaxBackward0(d), out, (input,))
+    return one_input(LogSoftmaxBackward0(d), out, input)
 
 
 # ----------------------------------------------------------------------------- norm
@@ -465,4 +455,4 @@ def norm(input: Tensor, p: Number | str = 2, dim: Dims = None, keepdim: bool = F
     else:
         out = np.sum(magnitude**p, axis=dims, keepdims=keepdim) ** (1 / p)
     node = LinalgVectorNormBackward0(dims, data.shape, keepdim, float(p))
-    return _reduce(node, _cast_like(out, data), input, (input,))
+    return one_input(node, _cast_like(out, data), input, (input,))

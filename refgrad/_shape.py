@@ -14,7 +14,7 @@ from refgrad import _reduce
 from refgrad._dims import normalize_dim
 from refgrad._dtype import Array
 from refgrad._node import Grads, MultiOutputNode, Node
-from refgrad._recording import any_needs_grad, needs_grad, plain, record, record_outputs, view as plain_view
+from refgrad._recording import any_needs_grad, needs_grad, one_input, plain, record, record_outputs, view as plain_view
 from refgrad._tensor import IndexKey, Tensor
 
 def _view(node: Node, data: Array, input: Tensor) -> Tensor:
@@ -376,9 +376,7 @@ def flip(input: Tensor, dims: int | Sequence[int]) -> Tensor:
         if norm.count(d) > 1:
             raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
     out = np.flip(input._data, norm).copy() if ndim else input._data.copy()
-    if not needs_grad(input):
-        return plain(out)
-    return record(FlipBackward0(norm), out, (input,))
+    return one_input(FlipBackward0(norm), out, input)
 
 
 # ----------------------------------------------------------------------------- indexing
@@ -437,9 +435,7 @@ def index_put_zeros(values: Tensor, shape: tuple[int, ...], key: Any) -> Tensor:
 
 def _take(node: _Placed, input: Tensor, key: Any) -> Tensor:
     out = input._data[key]
-    if not needs_grad(input):
-        return plain(out)
-    return record(node, out, (input,))
+    return one_input(node, out, input)
 
 
 def _bounds_checked(index: int, size: int, dim: int) -> int:
