@@ -31,7 +31,7 @@ forward cross-check (engine forward vs the oracles' numpy forward) and the Taylo
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Literal
@@ -82,6 +82,9 @@ class Report:
     taylor: numeric.TaylorResult | None
     tolerance_note: str
     notes: list[str] = field(default_factory=list)
+    order: int = 1
+    """1: gradients vᵀJ; 2: their derivatives along ``direction``."""
+    direction: dict[str, FloatArray] | None = None
 
     @property
     def verdict(self) -> Verdict:
@@ -101,6 +104,8 @@ class Report:
         return {
             "source": self.source,
             "dtype": self.dtype,
+            "order": self.order,
+            "direction": None if self.direction is None else {n: _plain(u) for n, u in self.direction.items()},
             "verdict": self.verdict,
             "forward": {"engine": _plain(self.forward_engine), "oracle": _plain(self.forward_oracle), "agrees": self.forward_agrees},
             "grad_output": _plain(self.grad_output),
@@ -129,6 +134,9 @@ class Report:
 
     def to_text(self) -> str:
         lines = [f"compare: {self.source}   (engine dtype {self.dtype})"]
+        if self.direction is not None:
+            along = ", ".join(f"{n}={_plain(u)}" for n, u in self.direction.items())
+            lines.append(f"second derivatives: d/dx of <vᵀJ, u> with u: {along}")
         lines.append(f"forward: engine and oracle {'agree' if self.forward_agrees else 'DISAGREE'}")
         header = f"  {'element':<10}{'engine':>16}{'symbolic':>16}{'numeric':>16}{'±numeric':>11}  verdict"
         for report in self.inputs:
@@ -176,8 +184,20 @@ def compare(
     dtype: str = "float64",
     levels: int = 4,
     seed: int = 0,
+    order: Literal[1, 2] = 1,
+    direction: Mapping[str, npt.ArrayLike] | None = None,
+    rounding_factor: float = ROUNDING_FACTOR,
+    atol: float = 0.0,
 ) -> Report:
-    """Engine, symbolic and numeric gradients of ``target`` at ``inputs``, side by side."""
+    """Engine, symbolic and numeric gradients of ``target`` at ``inputs``, side by side.
+
+    ``order=2`` compares second derivatives instead: the derivative of ⟨vᵀJ, u⟩ (``u`` is
+    ``direction``, all ones by default), which the engine computes with ``create_graph=True``
+    and a second backward, the symbolic oracle by differentiating twice, and the numeric
+    oracle by central differences of the engine's own first-order gradient (as
+    gradgradcheck does: the first order is checked by ``order=1``). ``rounding_factor``
+    (ulps per operation) and ``atol`` (added to every tolerance) loosen or tighten the
+    tolerances."""
     if engine is None:
         import refgrad
 
@@ -189,30 +209,50 @@ def compare(
     intermediates: list[FloatArray] = []
     oracle_forward = run_numpy(program, values, intermediates=intermediates)
     v = np.ones_like(oracle_forward) if grad_output is None else np.broadcast_to(np.asarray(grad_output, dtype=np.float64), oracle_forward.shape)
+    u = {s.name: np.broadcast_to(np.asarray(1.0 if direction is None else direction[s.name], dtype=np.float64), s.shape) for s in program.inputs}
+    engine_dtype = getattr(engine, dtype)
 
-    out, tensors = run_engine(program, values, engine, getattr(engine, dtype))
-    engine_forward = np.asarray(out.detach().numpy(), dtype=np.float64)
+    def engine_gradient(point: Mapping[str, FloatArray], second: bool) -> tuple[FloatArray, dict[str, FloatArray]]:
+        """The engine's forward and vᵀJ at ``point`` (with ``second``: its derivative along u)."""
+        out, tensors = run_engine(program, point, engine, engine_dtype)
+        leaves = list(tensors.values())
+        grads = engine.autograd.grad(out, leaves, engine.tensor(np.array(v), dtype=engine_dtype), create_graph=second, allow_unused=True)
+        if second:
+            along = [(g * engine.tensor(u[n], dtype=engine_dtype)).sum() for n, g in zip(tensors, grads) if g is not None and g.requires_grad]
+            total = along[0] if along else None
+            for term in along[1:]:
+                total = total + term
+            grads = (None,) * len(leaves) if total is None else engine.autograd.grad(total, leaves, allow_unused=True)
+        return np.asarray(out.detach().numpy(), dtype=np.float64), {
+            n: np.zeros(t.shape) if g is None else np.asarray(g.detach().numpy(), dtype=np.float64) for (n, t), g in zip(tensors.items(), grads)
+        }
+
+    engine_forward, engine_grads = engine_gradient(values, order == 2)
     eps = float(np.finfo(np.dtype(dtype)).eps)
-    ops = len(program.ops)
+    ops = len(program.ops) * order
     value_scale = max((_finite_max(x) for x in intermediates), default=0.0)
-    forward_tolerance = ROUNDING_FACTOR * ops * eps * (np.abs(oracle_forward) + value_scale)
+    forward_tolerance = rounding_factor * ops * eps * (np.abs(oracle_forward) + value_scale) + atol
     forward_agrees = engine_forward.shape == oracle_forward.shape and bool(
         np.all((np.abs(engine_forward - oracle_forward) <= forward_tolerance) | _same_special(engine_forward, oracle_forward))
     )
     if not forward_agrees:
         notes.append("the engine's forward values differ from the oracles' forward: its gradient is of another function")
-    out.backward(engine.tensor(np.array(v), dtype=getattr(engine, dtype)))
-    engine_grads = {
-        name: np.zeros(t.shape) if t.grad is None else np.asarray(t.grad.numpy(), dtype=np.float64) for name, t in tensors.items()
-    }
+
+    def exact(point: Mapping[str, FloatArray]) -> dict[str, FloatArray]:
+        if order == 2:
+            return symbolic.hessian_vector(program, point, v, u)
+        return symbolic.gradient(program, point, v)
 
     try:
-        symbolic_grads: dict[str, FloatArray] | None = symbolic.gradient(program, values, v)
+        symbolic_grads: dict[str, FloatArray] | None = exact(values)
     except symbolic.SymbolicUnsupported as error:
         symbolic_grads = None
         notes.append(f"symbolic oracle: {error}")
 
     def forward(point: dict[str, FloatArray]) -> FloatArray:
+        if order == 2:  # the objective whose gradient is the second derivative along u
+            first = engine_gradient(point, False)[1]
+            return np.asarray(sum(float(np.sum(first[n] * u[n])) for n in first))
         return run_numpy(program, point)
 
     def signature(point: dict[str, FloatArray]) -> list[Any]:
@@ -220,21 +260,20 @@ def compare(
         run_numpy(program, point, pieces)
         return pieces
 
-    numeric_grads = numeric.central_gradient(forward, values, v, levels=levels, signature=signature)
-    taylor = numeric.taylor_test(forward, values, v, engine_grads, seed=seed, signature=signature)
+    objective_v = v if order == 1 else None
+    numeric_grads = numeric.central_gradient(forward, values, objective_v, levels=levels, signature=signature)
+    taylor = numeric.taylor_test(forward, values, objective_v, engine_grads, seed=seed, signature=signature)
 
     references = symbolic_grads if symbolic_grads is not None else numeric_grads.value
     input_scale = max((_finite_max(x) for x in values.values()), default=0.0)
     scale = max(max((_finite_max(r) for r in references.values()), default=0.0), _finite_max(v) * max(value_scale, input_scale))
-    conditioning = (
-        _conditioning(program, values, v, symbolic_grads, ops * eps) if symbolic_grads is not None else {}
-    )
+    conditioning = _conditioning(exact, values, symbolic_grads, ops * eps) if symbolic_grads is not None else {}
     reports = []
     for spec in program.inputs:
         name = spec.name
         g = engine_grads[name]
         reference = references[name]
-        engine_tolerance = ROUNDING_FACTOR * ops * eps * (np.abs(reference) + scale) + conditioning.get(name, 0.0)
+        engine_tolerance = rounding_factor * ops * eps * (np.abs(reference) + scale) + conditioning.get(name, 0.0) + atol
         tolerance_numeric = numeric_grads.error_estimate[name] + engine_tolerance
         verdicts = [
             _element_verdict(
@@ -255,24 +294,31 @@ def compare(
             )
         )
     note = (
-        f"engine vs symbolic: {ROUNDING_FACTOR:g}·{ops} ops·eps({dtype})·(|g| + {scale:.3g}) + conditioning; "
-        "engine vs numeric: that plus the numeric error estimate (Richardson + rounding)"
+        f"engine vs symbolic: {rounding_factor:g}·{ops} ops·eps({dtype})·(|g| + {scale:.3g}) + conditioning"
+        + (f" + {atol:g}" if atol else "")
+        + "; engine vs numeric: that plus the numeric error estimate (Richardson + rounding)"
     )
-    return Report(program.source or "<program>", dtype, v, engine_forward, oracle_forward, forward_agrees, reports, taylor, note, notes)
+    return Report(
+        program.source or "<program>", dtype, v, engine_forward, oracle_forward, forward_agrees, reports, taylor, note, notes,
+        order=order, direction=None if order == 1 else u,
+    )
 
 
 def _conditioning(
-    program: Program, values: dict[str, FloatArray], v: FloatArray, exact: dict[str, FloatArray], delta: float
+    exact: Callable[[Mapping[str, FloatArray]], dict[str, FloatArray]],
+    values: dict[str, FloatArray],
+    centre: dict[str, FloatArray],
+    delta: float,
 ) -> dict[str, FloatArray]:
-    """How far the exact gradient moves when the inputs move by the relative rounding ``delta``
+    """How far the exact answer moves when the inputs move by the relative rounding ``delta``
     that ``ops`` operations can make (an engine's answer is the exact gradient at inputs that
     close, for a backward-stable computation): covers ill-conditioned points such as
     cos(x²) at large x, where rounding x² alone moves the gradient by far more than ulps."""
-    spread = {name: np.zeros_like(g) for name, g in exact.items()}
+    spread = {name: np.zeros_like(g) for name, g in centre.items()}
     for sign in (1.0, -1.0):
-        moved = symbolic.gradient(program, {n: x * (1 + sign * delta) for n, x in values.items()}, v)
+        moved = exact({n: x * (1 + sign * delta) for n, x in values.items()})
         for name, g in moved.items():
-            difference = np.abs(g - exact[name])
+            difference = np.abs(g - centre[name])
             spread[name] = np.fmax(spread[name], np.where(np.isfinite(difference), difference, 0.0))
     return spread
 

@@ -185,3 +185,36 @@ def test_no_false_alarms_on_correct_rules() -> None:
 )
 def test_correct_gradients_found_by_the_review_are_not_called_mismatches(expression: str, inputs: dict[str, Any]) -> None:
     assert compare(expression, inputs).verdict != "mismatch"
+
+
+# ----------------------------------------------------------------------------- second order
+def test_second_derivatives_of_the_seed() -> None:
+    """d/dx <vᵀJ, u> with v = u = ones: 18a for 3a³ and -2 for -b²."""
+    report = compare("3*a**3 - b**2", SEED, order=2)
+    assert report.verdict == "agree" and report.order == 2
+    a, b = report.inputs
+    assert a.engine.tolist() == [36.0, 54.0] and b.engine.tolist() == [-2.0, -2.0]
+    assert a.symbolic is not None and a.symbolic.tolist() == [36.0, 54.0]
+    np.testing.assert_allclose(b.numeric, [-2.0, -2.0], rtol=1e-7)
+
+
+def test_a_rule_right_at_first_order_but_not_differentiable_is_flagged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sin rule computing cos(x) outside the graph gives exact first derivatives and a zero
+    second derivative: order 1 agrees, order 2 is a mismatch (symbolic and numeric both)."""
+    expression, inputs = "sum(sin(a) * b)", {"a": [0.5, -1.0], "b": [2.0, 3.0]}
+    direction = {"a": [1.0, -0.5], "b": [0.25, 1.0]}
+    assert compare(expression, inputs, order=2, direction=direction).verdict == "agree"
+    monkeypatch.setattr(_pointwise.SinBackward0, "vjp", lambda self, grad, x: (grad * _pointwise.cos(x.detach()),))
+    assert compare(expression, inputs).verdict == "agree"
+    report = compare(expression, inputs, order=2, direction=direction)
+    assert report.verdict == "mismatch"
+    a = report.inputs[0]
+    assert a.symbolic is not None and a.verdicts == ["mismatch", "mismatch"]
+    assert bool(np.all(np.abs(a.engine - a.numeric) > a.tolerance_numeric))
+
+
+def test_tolerance_options_widen_the_tolerance() -> None:
+    tight = compare("sum(exp(a))", {"a": [0.5, -1.0]})
+    loose = compare("sum(exp(a))", {"a": [0.5, -1.0]}, rounding_factor=64, atol=1e-3)
+    for t, l in zip(tight.inputs, loose.inputs):
+        assert bool(np.all(l.tolerance_symbolic - t.tolerance_symbolic >= 1e-3))
