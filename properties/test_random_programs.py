@@ -4,24 +4,19 @@ oracles on the path each run takes, and with PyTorch on the very same script."""
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import event, given, note
+from hypothesis import HealthCheck, event, given, note, settings
 
 import refgrad as rg
-from oracles.compare import compare
-from oracles.trace import trace
+from refgrad import _pointwise
+from properties.campaign import FAILING, check
 from properties.programs import Script, features, inputs, run, scripts
-
-
-def _traced(script: Script, a: list[list[float]], b: list[list[float]]) -> Any:
-    def program(a: Any, b: Any) -> Any:
-        return run(script, rg, {"a": a, "b": b})
-
-    return trace(program, {"a": a, "b": b})
 
 
 @given(script=scripts(), a=inputs, b=inputs)
@@ -29,12 +24,9 @@ def test_gradients_agree_with_the_oracles(script: Script, a: list[list[float]], 
     note(script.source())
     for feature in features(script):
         event(feature)
-    traced = _traced(script, a, b)
-    report = compare(traced.program, traced.values)
-    if report.verdict == "mismatch":
-        expected = {i.name: (i.symbolic if i.symbolic is not None else i.numeric).tolist() for i in report.inputs}
-        reproducer = script.reproducer({"a": a, "b": b}, expected)
-        pytest.fail(f"refgrad disagrees with the oracles; standalone reproducer:\n\n{reproducer}\n{report.to_text()}")
+    checked = check(script, {"a": a, "b": b})
+    if checked.outcome in FAILING:
+        pytest.fail(f"refgrad disagrees with the oracles ({checked.outcome}); standalone reproducer:\n\n{checked.reproducer}")
 
 
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch is not installed")
@@ -58,25 +50,27 @@ def test_values_and_gradients_equal_pytorchs(script: Script, a: list[list[float]
     assert name == torch_name
 
 
-def test_a_reproducer_runs_on_its_own_and_fails_only_with_a_wrong_rule(tmp_path: Path) -> None:
-    import subprocess
-    import sys
+WRONG_TANH = "from refgrad import _pointwise\n_pointwise.TanhBackward0.vjp = lambda self, grad, result: (grad * (1 - result),)\n"
+"""A deliberately wrong rule (1 - tanh instead of 1 - tanh²), as source for a reproducer."""
 
-    from properties.programs import Assign, Loop
 
-    script = Script(
-        ("a", "b"),
-        (Loop("a", (0.0,), (Assign("v1", "sin", ("a",)),)), Assign("v2", "tanh", ("a",)), Assign("v3", "mul", ("v2", "b"))),
-        "v3",
+def test_a_wrong_rule_fails_the_property_with_a_shrunk_reproducer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inject the wrong tanh rule: the property fails, Hypothesis shrinks the program to a
+    few statements, and the printed reproducer fails on its own with the wrong rule and
+    passes with the right one."""
+    monkeypatch.setattr(_pointwise.TanhBackward0, "vjp", lambda self, grad, result: (grad * (1 - result),))
+    property_test = settings(max_examples=300, database=None, derandomize=True, suppress_health_check=list(HealthCheck))(
+        test_gradients_agree_with_the_oracles
     )
-    a, b = [[0.5, -1.0, 0.25], [1.5, 0.0, -0.75]], [[1.0, 2.0, 3.0], [-1.0, 0.5, 0.0]]
-    traced = _traced(script, a, b)
-    report = compare(traced.program, traced.values)
-    expected = {i.name: i.symbolic.tolist() for i in report.inputs if i.symbolic is not None}
-    reproducer = script.reproducer({"a": a, "b": b}, expected)
-    wrong_rule = "from refgrad import _pointwise\n_pointwise.TanhBackward0.vjp = lambda self, grad, result: (grad * (1 - result),)\n"
+    with pytest.raises(pytest.fail.Exception) as failure:
+        property_test()
+    monkeypatch.undo()
+    reproducer = str(failure.value).split("standalone reproducer:\n\n", 1)[1]
+    program = reproducer[reproducer.index("def program") : reproducer.index("    return")]
+    # shrunk: a few straight-line statements around the tanh (unshrunk scripts nest and run to 6)
+    assert program.count(" = ") <= 3 and "rg.tanh(" in program and "if " not in program, program
     outcomes: list[int] = []
-    for prefix in ("", wrong_rule):
+    for prefix in ("", WRONG_TANH):
         path = tmp_path / f"reproducer{len(outcomes)}.py"
         path.write_text(prefix + reproducer)
         outcomes.append(subprocess.run([sys.executable, str(path)], capture_output=True).returncode)
