@@ -1,0 +1,250 @@
+"""oracles.graph: the DOT text of a computation graph, read back and checked as a graph
+(nodes, labels, edges), and render's handling of the Graphviz ``dot`` program."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import refgrad as rg
+from oracles.graph import MISSING_MESSAGE, GraphvizFailed, GraphvizMissing, escape, render, to_dot
+
+_NODE = re.compile(r'^  (\w+) \[label="((?:[^"\\]|\\.)*)"(, fillcolor=(\w+))?\];$')
+_EDGE = re.compile(r'^  (\w+) -> (\w+)( \[label="output (\d+)"\])?;$')
+
+
+@dataclass
+class Graph:
+    labels: dict[str, str]
+    """node id -> label (unescaped)"""
+    colours: dict[str, str]
+    edges: list[tuple[str, str]]
+
+    def name(self, node: str) -> str:
+        """The first line of a node's label: an operation's class name, a leaf's name, ``output``."""
+        return self.labels[node].split("\n")[0]
+
+    def names(self) -> Counter[str]:
+        return Counter(self.name(n) for n in self.labels)
+
+    def edge_names(self) -> Counter[tuple[str, str]]:
+        return Counter((self.name(a), self.name(b)) for a, b in self.edges)
+
+    def path_from(self, node: str) -> list[str]:
+        """The names along the only path from ``node`` on (each node on it has one successor)."""
+        path = [self.name(node)]
+        while successors := [b for a, b in self.edges if a == node]:
+            assert len(successors) == 1, f"{path}: several successors {successors}"
+            node = successors[0]
+            path.append(self.name(node))
+        return path
+
+    def node_named(self, name: str) -> str:
+        (node,) = [n for n in self.labels if self.name(n) == name]
+        return node
+
+
+def parse(dot: str) -> Graph:
+    """A minimal reader for what to_dot writes: every line is a known header, a node or an edge."""
+    lines = dot.splitlines()
+    assert lines[0] == "digraph {" and lines[-1] == "}"
+    graph = Graph({}, {}, [])
+    for line in lines[1:-1]:
+        if node := _NODE.match(line):
+            assert node[1] not in graph.labels, f"node {node[1]} drawn twice"
+            graph.labels[node[1]] = re.sub(r"\\(.)", lambda m: "\n" if m[1] == "n" else m[1], node[2])
+            if node[4]:
+                graph.colours[node[1]] = node[4]
+        elif edge := _EDGE.match(line):
+            graph.edges.append((edge[1], edge[2]))
+        else:
+            assert line.startswith(("  node [", "  graph [")), f"unexpected line {line!r}"
+    assert {n for edge in graph.edges for n in edge} <= graph.labels.keys(), "an edge to an undrawn node"
+    return graph
+
+
+def seed() -> tuple[rg.Tensor, rg.Tensor, rg.Tensor]:
+    a = rg.tensor([2.0, 3.0], requires_grad=True)
+    b = rg.tensor([6.0, 4.0], requires_grad=True)
+    return a, b, 3 * a**3 - b**2
+
+
+def test_seed_graph_has_exactly_its_nodes_and_edges() -> None:
+    a, b, Q = seed()
+    graph = parse(to_dot(Q.sum(), {"a": a, "b": b}))
+    assert graph.names() == Counter(
+        ["output", "SumBackward0", "SubBackward0", "MulBackward0", "PowBackward0", "PowBackward0"]
+        + ["AccumulateGrad", "AccumulateGrad", "a", "b"]
+    )
+    assert len(graph.edges) == 9
+    # Edges run from the inputs toward the output (torchviz's direction).
+    assert graph.path_from(graph.node_named("a")) == [
+        "a", "AccumulateGrad", "PowBackward0", "MulBackward0", "SubBackward0", "SumBackward0", "output"
+    ]  # fmt: skip
+    assert graph.path_from(graph.node_named("b")) == [
+        "b", "AccumulateGrad", "PowBackward0", "SubBackward0", "SumBackward0", "output"
+    ]  # fmt: skip
+    colours = {graph.name(node): colour for node, colour in graph.colours.items()}
+    assert colours == {"output": "darkolivegreen1", "a": "lightblue", "b": "lightblue"}
+    assert graph.labels[graph.node_named("SubBackward0")] == "SubBackward0\n[2]"
+    assert graph.labels[graph.node_named("output")] == "output\n[]"
+
+
+def test_leaves_show_their_gradients_after_backward() -> None:
+    a, b, Q = seed()
+    before = parse(to_dot(Q, {"a": a, "b": b}))
+    assert before.labels[before.node_named("a")] == "a\n[2]"
+    Q.backward(gradient=rg.tensor([1.0, 1.0]))
+    after = parse(to_dot(Q, {"a": a, "b": b}))
+    assert after.labels[after.node_named("a")] == "a\n[2]\ngrad [36, 81]"
+    assert after.labels[after.node_named("b")] == "b\n[2]\ngrad [-12, -8]"
+    assert after.edges == before.edges
+
+
+def test_gradients_are_rounded_and_long_ones_elided() -> None:
+    w = rg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    v = rg.ones(100, requires_grad=True)
+    ((w / 3).sum() + (v * 0.1).sum()).backward()
+    graph = parse(to_dot(w.sum(), {"w": w, "v": v}))
+    assert graph.labels[graph.node_named("w")] == "w\n[2, 2]\ngrad [[0.3333, 0.3333], [0.3333, 0.3333]]"
+    graph = parse(to_dot(v.sum(), {"v": v}))
+    assert graph.labels[graph.node_named("v")] == "v\n[100]\ngrad [0.1, 0.1, ..., 0.1, 0.1]"
+
+
+def test_a_node_used_several_times_is_drawn_once() -> None:
+    x = rg.tensor([1.0, 2.0], requires_grad=True)
+    y = x.exp()
+    z = y * y + x  # y feeds the product twice; x feeds exp and the sum
+    graph = parse(to_dot(z, {"x": x}))
+    assert graph.names() == Counter(["output", "AddBackward0", "MulBackward0", "ExpBackward0", "AccumulateGrad", "x"])
+    # One edge per entry of next_functions.
+    assert graph.edge_names() == Counter(
+        {
+            ("ExpBackward0", "MulBackward0"): 2,
+            ("MulBackward0", "AddBackward0"): 1,
+            ("AccumulateGrad", "AddBackward0"): 1,
+            ("AccumulateGrad", "ExpBackward0"): 1,
+            ("x", "AccumulateGrad"): 1,
+            ("AddBackward0", "output"): 1,
+        }
+    )
+
+
+def test_node_ids_follow_the_walk_and_repeat() -> None:
+    a, b, Q = seed()
+    dot = to_dot(Q, {"a": a, "b": b})
+    graph = parse(dot)
+    assert [graph.name(n) for n in graph.labels] == [
+        "output", "SubBackward0", "MulBackward0", "PowBackward0", "AccumulateGrad", "a", "PowBackward0", "AccumulateGrad", "b"
+    ]  # fmt: skip
+    assert list(graph.labels) == ["n0", "n1", "n2", "n3", "n4", "n4v", "n5", "n6", "n6v"]
+    assert to_dot(Q, {"a": a, "b": b}) == dot
+
+
+def test_a_chain_of_100000_nodes() -> None:
+    x = rg.tensor(1.0, requires_grad=True)
+    y = x
+    for _ in range(100_000):
+        y = y * 1.0
+    graph = parse(to_dot(y, {"x": x}))
+    assert graph.names() == Counter({"MulBackward0": 100_000, "AccumulateGrad": 1, "x": 1, "output": 1})
+    assert len(graph.edges) == 100_002
+
+
+def test_odd_names_and_titles_are_escaped() -> None:
+    odd = ['say "hi"', "back\\slash", "two\nlines", "{record|<port>}", "trailing\\"]
+    leaves = {name: rg.tensor([1.0], requires_grad=True) for name in odd}
+    anonymous = rg.tensor([1.0], requires_grad=True)
+    total = anonymous.sum()
+    for leaf in leaves.values():
+        total = total + leaf.sum()
+    dot = to_dot(total, leaves, title='the "odd" graph\\')
+    graph = parse(dot)
+    assert sorted(graph.name(n) for n in graph.colours if graph.colours[n] == "lightblue") == sorted(
+        [*(name.split("\n")[0] for name in odd), "leaf"]
+    )
+    assert graph.labels[graph.node_named("two")] == "two\nlines\n[1]"
+    assert '  graph [label="the \\"odd\\" graph\\\\ ", labelloc=t];' in dot.splitlines()
+    assert escape('a"b\\c\nd\r\ne') == 'a\\"b\\\\c\\nd\\ne'
+    assert escape("ends in \\") == "ends in \\\\ "  # (old Graphviz rejects a string ending in \\)
+
+
+def test_a_leaf_output_is_one_node() -> None:
+    x = rg.tensor([1.0, 2.0], requires_grad=True)
+    graph = parse(to_dot(x, {"x": x}))
+    assert graph.labels == {"n0": "x\n[2]"} and graph.edges == []
+
+
+def test_edges_from_a_node_with_several_outputs_name_the_output() -> None:
+    x = rg.ones(4, requires_grad=True)
+    first, second = x.split(2)
+    dot = to_dot(first * second, {"x": x})
+    assert '  n2 -> n1 [label="output 0"];' in dot.splitlines()
+    assert '  n2 -> n1 [label="output 1"];' in dot.splitlines()
+    graph = parse(dot)
+    assert graph.labels["n2"] == "SplitBackward0\n[2] [2]"
+
+
+def test_torch_graphs_draw_the_same() -> None:
+    torch = pytest.importorskip("torch")
+    a, b, Q = seed()
+    ta = torch.tensor([2.0, 3.0], requires_grad=True)
+    tb = torch.tensor([6.0, 4.0], requires_grad=True)
+    tQ = 3 * ta**3 - tb**2
+    ours, theirs = parse(to_dot(Q, {"a": a, "b": b})), parse(to_dot(tQ, {"a": ta, "b": tb}))
+    assert [ours.name(n) for n in ours.labels] == [theirs.name(n) for n in theirs.labels]
+    assert ours.edges == theirs.edges
+    Q.backward(gradient=rg.tensor([1.0, 1.0]))
+    tQ.backward(gradient=torch.tensor([1.0, 1.0]))
+    assert to_dot(Q, {"a": a, "b": b}, title="seed") == to_dot(tQ, {"a": ta, "b": tb}, title="seed")
+
+
+def _fake_dot(directory: Path, script: str) -> None:
+    program = directory / "dot"
+    program.write_text("#!/bin/sh\n" + script, encoding="utf-8")
+    program.chmod(program.stat().st_mode | stat.S_IXUSR)
+
+
+def test_render_without_graphviz_says_how_to_get_dot_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(GraphvizMissing) as raised:
+        render("digraph {}", "svg")
+    assert isinstance(raised.value, RuntimeError)
+    assert str(raised.value) == MISSING_MESSAGE == "the Graphviz 'dot' program is not installed; use --format dot to get DOT text"
+
+
+def test_render_passes_the_format_and_source_to_dot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_dot(tmp_path, 'echo "$@"\ncat\n')
+    monkeypatch.setenv("PATH", str(tmp_path) + os.pathsep + os.environ.get("PATH", ""))
+    assert render("digraph {}\n", "png") == b"-Tpng\ndigraph {}\n"
+
+
+def test_render_reports_what_dot_said_when_it_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_dot(tmp_path, 'echo "Error: syntax error in line 1" >&2\nexit 1\n')
+    monkeypatch.setenv("PATH", str(tmp_path) + os.pathsep + os.environ.get("PATH", ""))
+    with pytest.raises(GraphvizFailed, match="^Graphviz 'dot' failed: Error: syntax error in line 1$"):
+        render("digraph {", "svg")
+
+
+def test_render_refuses_an_unknown_format() -> None:
+    with pytest.raises(ValueError, match="unknown image format 'pdf'"):
+        render("digraph {}", "pdf")  # type: ignore[arg-type]
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's 'dot' program is not installed")
+def test_render_with_graphviz() -> None:
+    a, b, Q = seed()
+    Q.sum().backward()
+    dot = to_dot(Q, {"a": a, "b": b}, title="seed")
+    svg = render(dot, "svg")
+    assert svg.lstrip().startswith((b"<?xml", b"<svg")) and b"MulBackward0" in svg
+    assert render(dot, "png").startswith(b"\x89PNG\r\n\x1a\n")
+    with pytest.raises(GraphvizFailed):
+        render("digraph {", "svg")
