@@ -138,15 +138,18 @@ class Report:
             along = ", ".join(f"{n}={_plain(u)}" for n, u in self.direction.items())
             lines.append(f"second derivatives: d/dx of <vᵀJ, u> with u: {along}")
         lines.append(f"forward: engine and oracle {'agree' if self.forward_agrees else 'DISAGREE'}")
-        header = f"  {'element':<10}{'engine':>16}{'symbolic':>16}{'numeric':>16}{'±numeric':>11}  verdict"
+        header = f"  {'element':<10}{'engine':>16}{'symbolic':>16}{'numeric':>16}{'±numeric':>10}{'|eng-ref|':>10}{'tolerance':>10}  verdict"
         for report in self.inputs:
             lines.append(f"input {report.name} {list(report.shape)}")
             lines.append(header)
+            reference = report.numeric if report.symbolic is None else report.symbolic
             for k, index in enumerate(np.ndindex(report.shape)):
                 symbolic_text = "-" if report.symbolic is None else _fmt(float(report.symbolic[index]))
+                error = abs(float(report.engine[index]) - float(reference[index]))
                 lines.append(
                     f"  {str(list(index)):<10}{_fmt(float(report.engine[index])):>16}{symbolic_text:>16}"
-                    f"{_fmt(float(report.numeric[index])):>16}{report.numeric_error[index]:>11.1e}  {report.verdicts[k]}"
+                    f"{_fmt(float(report.numeric[index])):>16}{report.numeric_error[index]:>10.1e}{error:>10.1e}"
+                    f"{report.tolerance_symbolic[index]:>10.1e}  {report.verdicts[k]}"
                 )
         if self.taylor is not None:
             lines.append(f"taylor test: order {self.taylor.order:.2f} ({self.taylor.verdict})")

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
@@ -39,22 +39,23 @@ class Checked:
     error: str | None = None
 
 
-def check(script: Script, values: Values) -> Checked:
-    """``script`` at ``values`` traced on refgrad and compared with the oracles."""
+def check(script: Script, values: Values, order: Literal[1, 2] = 1) -> Checked:
+    """``script`` at ``values`` traced on refgrad and compared with the oracles (``order=2``:
+    second derivatives, see ``oracles.compare.compare``)."""
 
     def program(**tensors: Any) -> Any:
         return run(script, rg, tensors)
 
     try:
         traced = trace(program, values)
-        report = compare(traced.program, traced.values)
+        report = compare(traced.program, traced.values, order=order)
     except Exception as error:  # the engine or an oracle broke: a finding, not a crash of the campaign
         message = f"{type(error).__name__}: {error}"
         return Checked("error", None, _with_header(script.reproducer(values, {}), message), message)
     if report.verdict not in FAILING:
         return Checked(report.verdict, report, None)
     expected = {i.name: (i.symbolic if i.symbolic is not None else i.numeric).tolist() for i in report.inputs}
-    return Checked(report.verdict, report, _with_header(script.reproducer(values, expected), report.to_text()))
+    return Checked(report.verdict, report, _with_header(script.reproducer(values, expected, order), report.to_text()))
 
 
 def _with_header(reproducer: str, explanation: str) -> str:
@@ -87,7 +88,7 @@ class Summary:
         }
 
     def to_text(self) -> str:
-        outcome_text = ", ".join(f"{self.outcomes[o]} {o}" for o in ("agree", "not-smooth", "unsupported", *FAILING))
+        outcome_text = ", ".join(f"{o} {self.outcomes[o]}" for o in ("agree", "not-smooth", "unsupported", *FAILING))
         lines = [
             f"fuzz: {self.programs} programs (seed {self.seed})",
             f"outcomes: {outcome_text}",
@@ -95,6 +96,7 @@ class Summary:
             "control flow: " + ", ".join(f"{kind} {n}" for kind, n in sorted(self.control_flow.items())),
         ]
         lines += [f"reproducer: {path}" for path in self.reproducers]
+        lines.append(f"verdict: {'mismatch' if self.failures else 'agree'}")
         return "\n".join(lines)
 
 

@@ -7,6 +7,12 @@ It runs on any engine with PyTorch's API (``run``), prints as a standalone Pytho
 (``source``), and reaches the oracles through ``oracles.trace`` (the path it took, with its
 decisions kept as comparisons, so the numeric oracle knows when a step would change it).
 
+Values flow through the control flow: a statement inside a branch or a loop body may
+reassign a variable of the enclosing scope (``v1 = rg.sin(v1)`` in a loop), so the path
+taken changes what the output computes; the output adds up every top-level variable
+(broadcasting: reductions keep their dimension), so no statement is dead unless a branch
+skips it.
+
 Every op keeps values finite and inside its domain: inputs are drawn from [-2, 2], values
 are squashed (tanh, sigmoid, sin, cos, softmax) before anything that grows, and no op
 divides or takes a logarithm of an unconstrained value.
@@ -14,7 +20,7 @@ divides or takes a logarithm of an unconstrained value.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, TypeAlias
@@ -25,6 +31,16 @@ UNARY = ("sin", "cos", "tanh", "sigmoid", "square", "neg", "abs", "relu")
 BINARY = ("add", "sub", "mul", "maximum", "minimum")
 REDUCE_KEEP = ("sum", "mean", "amax", "logsumexp")
 SHAPE = (2, 3)
+
+COMPOUND: dict[str, tuple[str, Callable[..., Any]]] = {
+    # name: (source, with {m} the module and {0} {1} the arguments; the same computation)
+    "gram": ("{m}.matmul({0}, {m}.matmul({m}.t({1}), {1}))", lambda m, x, y: m.matmul(x, m.matmul(m.t(y), y))),
+    "scramble": ("{m}.reshape({m}.t({0}), (2, 3))", lambda m, x: m.reshape(m.t(x), (2, 3))),
+    "stack_sum": ("{m}.sum({m}.stack([{0}, {1}]), 0)", lambda m, x, y: m.sum(m.stack([x, y]), 0)),
+    "select": ("{m}.where({0} > {1}, {0}, {1})", lambda m, x, y: m.where(x > y, x, y)),
+    "flip": ("{m}.flip({0}, (1,))", lambda m, x: m.flip(x, (1,))),
+}
+"""Ops made of several (shape ops, matmul, stack, where): values of shape (2, 3) in, (2, 3) out."""
 
 
 @dataclass(frozen=True)
@@ -62,15 +78,24 @@ Statement: TypeAlias = "Assign | If | Loop"
 class Script:
     inputs: tuple[str, ...]
     body: tuple[Statement, ...]
-    output: str
+    outputs: tuple[str, ...]
+    """Variables added up (broadcasting) into the output, which the program returns summed."""
 
-    def reproducer(self, values: dict[str, Any], expected: dict[str, Any]) -> str:
+    def reproducer(self, values: dict[str, Any], expected: dict[str, Any], order: int = 1) -> str:
         """A standalone script: the program, its inputs, and an assertion that refgrad's
-        gradients equal ``expected`` (the oracles' values), to run on its own."""
+        gradients (``order=2``: second derivatives along ones) equal ``expected`` (the
+        oracles' values), to run on its own."""
         lines = ["import numpy as np", "import refgrad as rg", "", "", self.source(), ""]
         for name in self.inputs:
             lines.append(f"{name} = rg.tensor({values[name]!r}, dtype=rg.float64, requires_grad=True)")
-        lines.append(f"program({', '.join(self.inputs)}).backward()")
+        inputs = ", ".join(self.inputs)
+        if order == 1:
+            lines.append(f"program({inputs}).backward()")
+        else:
+            lines.append(f"grads = rg.autograd.grad(program({inputs}), ({inputs},), create_graph=True, allow_unused=True)")
+            lines.append("along_ones = [g.sum() for g in grads if g is not None and g.requires_grad]")
+            lines.append("if along_ones:")
+            lines.append("    sum(along_ones).backward()")
         for name in self.inputs:  # an input the program does not use has no .grad: its gradient is 0
             grad = f"np.zeros({name}.shape) if {name}.grad is None else {name}.grad.numpy()"
             lines.append(f"np.testing.assert_allclose({grad}, {expected[name]!r}, rtol=1e-9, atol=1e-12)")
@@ -80,11 +105,14 @@ class Script:
         """A standalone Python function computing the script (a reproducer)."""
         lines = [f"def program({', '.join(self.inputs)}):"]
         lines += _source_block(self.body, 1, module)
-        lines.append(f"    return {self.output}.sum()")
+        total = " + ".join(self.outputs)
+        lines.append(f"    return {total if len(self.outputs) == 1 else f'({total})'}.sum()")
         return "\n".join(lines)
 
 
 def _call(statement: Assign, module: str) -> str:
+    if statement.op in COMPOUND:
+        return COMPOUND[statement.op][0].format(*statement.args, m=module)
     args = ", ".join(statement.args)
     if statement.op in REDUCE_KEEP:
         return f"{module}.{statement.op}({args}, {statement.dim}, keepdim=True)"
@@ -140,17 +168,23 @@ def features(script: Script) -> set[str]:
 
 def run(script: Script, engine: ModuleType, tensors: dict[str, Any], total: bool = True) -> Any:
     """The script's output, computed by ``engine`` (the same code the source shows): summed to
-    a scalar as the source returns it, or (``total=False``) the output variable itself."""
+    a scalar as the source returns it, or (``total=False``) the sum of the output variables."""
     scope = dict(tensors)
     _run_block(script.body, engine, scope)
-    return scope[script.output].sum() if total else scope[script.output]
+    output = scope[script.outputs[0]]
+    for name in script.outputs[1:]:
+        output = output + scope[name]
+    return output.sum() if total else output
 
 
 def _run_block(body: Sequence[Statement], engine: ModuleType, scope: dict[str, Any]) -> None:
     for statement in body:
         if isinstance(statement, Assign):
-            function = getattr(engine, statement.op)
             args = [scope[a] for a in statement.args]
+            if statement.op in COMPOUND:
+                scope[statement.target] = COMPOUND[statement.op][1](engine, *args)
+                continue
+            function = getattr(engine, statement.op)
             if statement.op in REDUCE_KEEP:
                 scope[statement.target] = function(*args, statement.dim, keepdim=True)
             elif statement.op in ("softmax", "log_softmax"):
@@ -174,31 +208,47 @@ def _run_block(body: Sequence[Statement], engine: ModuleType, scope: dict[str, A
 @st.composite
 def scripts(draw: st.DrawFn, max_statements: int = 6, max_depth: int = 2) -> Script:
     """Random scripts over inputs a and b of shape (2, 3): fan-out (any earlier variable may be
-    reused), broadcasting (reductions keep their dim), nested control flow."""
-    names = ["a", "b"]
+    reused), broadcasting (reductions keep their dim), nested control flow whose blocks may
+    reassign the variables around them (keeping their shapes, so every path leaves them
+    usable), and an output adding up every top-level variable."""
+    shapes: dict[str, tuple[int, ...]] = {"a": SHAPE, "b": SHAPE}
     counter = [0]
 
-    def fresh() -> str:
+    def target(depth: int, shape: tuple[int, ...]) -> str:
+        """A fresh variable, or (inside a block) one of the enclosing scope's of that shape."""
+        outer = [n for n, s in shapes.items() if n.startswith("v") and s == shape]
+        if depth > 0 and outer and draw(st.booleans()):
+            return draw(st.sampled_from(outer))
         counter[0] += 1
+        shapes[f"v{counter[0]}"] = shape
         return f"v{counter[0]}"
+
+    def assign(depth: int) -> Assign:
+        family = draw(st.sampled_from(["unary", "binary", "reduce", "softmax", "compound"]))
+        operand = st.sampled_from(list(shapes))
+        dim = None
+        args: tuple[str, ...]
+        if family == "unary":
+            op, args = draw(st.sampled_from(UNARY)), (draw(operand),)
+        elif family == "binary":
+            op, args = draw(st.sampled_from(BINARY)), (draw(operand), draw(operand))
+        elif family == "compound":  # on full-shape values only
+            op = draw(st.sampled_from(sorted(COMPOUND)))
+            full = st.sampled_from([n for n, s in shapes.items() if s == SHAPE])
+            args = tuple(draw(full) for _ in range(2 if "{1}" in COMPOUND[op][0] else 1))
+        else:
+            op = draw(st.sampled_from(REDUCE_KEEP if family == "reduce" else ("softmax", "log_softmax")))
+            args, dim = (draw(operand),), draw(st.sampled_from([0, 1]))
+        shape = tuple(max(sizes) for sizes in zip(*(shapes[a] for a in args)))
+        if op in REDUCE_KEEP:
+            shape = tuple(1 if d == dim else n for d, n in enumerate(shape))
+        return Assign(target(depth, shape), op, args, dim)
 
     def statement(depth: int) -> Statement:
         kind = draw(st.sampled_from(["assign"] * 4 + (["if", "for", "while"] if depth < max_depth else [])))
         if kind == "assign":
-            family = draw(st.sampled_from(["unary", "binary", "reduce", "softmax"]))
-            target = fresh()
-            if family == "unary":
-                result = Assign(target, draw(st.sampled_from(UNARY)), (draw(st.sampled_from(names)),))
-            elif family == "binary":
-                left, right = draw(st.sampled_from(names)), draw(st.sampled_from(names))
-                result = Assign(target, draw(st.sampled_from(BINARY)), (left, right))
-            elif family == "reduce":
-                result = Assign(target, draw(st.sampled_from(REDUCE_KEEP)), (draw(st.sampled_from(names)),), draw(st.sampled_from([0, 1])))
-            else:
-                result = Assign(target, draw(st.sampled_from(["softmax", "log_softmax"])), (draw(st.sampled_from(names)),), draw(st.sampled_from([0, 1])))
-            names.append(target)
-            return result
-        variable = draw(st.sampled_from(names))
+            return assign(depth)
+        variable = draw(st.sampled_from(list(shapes)))
         threshold = draw(st.floats(-1.0, 1.0).map(lambda t: round(t, 3)))
         if kind == "if":
             return If(variable, threshold, block(depth + 1), block(depth + 1))
@@ -208,16 +258,16 @@ def scripts(draw: st.DrawFn, max_statements: int = 6, max_depth: int = 2) -> Scr
         return Loop(variable, (threshold,), block(depth + 1), bound=draw(st.integers(1, 3)))
 
     def block(depth: int) -> tuple[Statement, ...]:
-        # A nested block reassigns existing names only through fresh variables; names made in
-        # a branch are not visible after it (the scope of the caller is what the output uses).
-        saved = list(names)
+        # Fresh variables made in a block are not visible after it; reassigned ones are.
+        saved = dict(shapes)
         body = tuple(statement(depth) for _ in range(draw(st.integers(1, 3))))
-        names[:] = saved
+        shapes.clear()
+        shapes.update(saved)
         return body
 
     body = tuple(statement(0) for _ in range(draw(st.integers(1, max_statements))))
-    output = draw(st.sampled_from(names))
-    return Script(("a", "b"), body, output)
+    outputs = tuple(n for n in shapes if n.startswith("v")) or ("a",)
+    return Script(("a", "b"), body, outputs)
 
 
 inputs = st.lists(
