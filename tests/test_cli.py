@@ -301,3 +301,15 @@ def test_usage_errors_are_one_line_too() -> None:
 
 def test_the_console_script_is_the_one_installed() -> None:
     assert shutil.which("refgrad", path=str(Path(sys.executable).parent)) is not None
+
+
+def test_the_readme_shows_what_its_main_command_prints() -> None:
+    """The README's main job is the seed example through `refgrad compare`; the output it
+    shows is what the command prints now."""
+    readme = (ROOT / "README.md").read_text()
+    command = re.search(r"pip install \. && refgrad (compare .*)\n", readme)
+    shown = re.search(r"```console\n(.*?)```", readme, re.S)
+    assert command is not None and shown is not None
+    args = [arg.strip('"') for arg in re.findall(r'"[^"]*"|\S+', command[1])]
+    assert args == SEED
+    assert refgrad(*args).stdout == shown[1]
