@@ -9,7 +9,7 @@ import numpy as np
 from refgrad._node import Grads, Node
 from refgrad._pointwise import broadcast_shapes
 from refgrad._recording import needs_grad, plain, record
-from refgrad._shape import expand, reshape, squeeze, transpose, unsqueeze
+from refgrad._shape import expand, reshape, squeeze, transpose, unsafe_view, unsqueeze
 from refgrad._tensor import Tensor
 
 
@@ -144,7 +144,7 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
         batch, k = input._data.shape[:-1], input._data.shape[-1]
         folded = reshape(input, (math.prod(batch), k))
         product = mm(folded, other) if db == 2 else mv(folded, other)
-        return reshape(product, batch + other._data.shape[1:])
+        return unsafe_view(product, batch + other._data.shape[1:])
     return _batched_matmul(input, other)
 
 
@@ -158,7 +158,7 @@ def _batched_matmul(input: Tensor, other: Tensor) -> Tensor:
     count = math.prod(batch)
     a3 = reshape(expand(a, batch + (n, k)), (count, n, k))
     b3 = reshape(expand(b, batch + (k, m)), (count, k, m))
-    result = reshape(bmm(a3, b3), batch + (n, m))
+    result = unsafe_view(bmm(a3, b3), batch + (n, m))
     if input._data.ndim == 1:
         result = squeeze(result, -2)
     if other._data.ndim == 1:

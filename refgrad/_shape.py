@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from refgrad import _reduce
+from refgrad import _pointwise, _reduce
 from refgrad._dims import normalize_dim
 from refgrad._dtype import Array
 from refgrad._node import Grads, MultiOutputNode, Node
@@ -35,6 +35,19 @@ class ViewBackward0(Node):
         return (grad.reshape(self.input_shape),)
 
 
+class UnsafeViewBackward0(ViewBackward0):
+    """A reshape of a fresh copy that no one else sees (PyTorch's ``_unsafe_view``: a reshape
+    that must copy clones first, and matmul reshapes its product): the same rule as a view."""
+
+    __slots__ = ()
+
+
+def unsafe_view(input: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """``input`` (a fresh result) reshaped to ``shape`` without making it a view."""
+    out = input._data.reshape(shape)
+    return record(UnsafeViewBackward0(input._data.shape), out, (input,)) if needs_grad(input) else plain(out)
+
+
 def _target_shape(shape: tuple[int, ...], numel: int) -> tuple[int, ...]:
     """``shape`` with a -1 inferred, or PyTorch's error when it cannot hold ``numel`` elements."""
     known = math.prod(n for n in shape if n != -1)
@@ -51,9 +64,8 @@ def reshape(input: Tensor, shape: Sequence[int]) -> Tensor:
     data = input._data
     target = _target_shape(tuple(shape), data.size)
     out = data.reshape(target)
-    if not np.may_share_memory(out, data) and data.size:
-        # A copy, not a view (PyTorch's _unsafe_view of a clone); the gradient rule is the same.
-        return plain(out) if not needs_grad(input) else record(ViewBackward0(data.shape), out, (input,))
+    if not np.may_share_memory(out, data) and data.size:  # a copy, not a view: as PyTorch, clone it first
+        return unsafe_view(_pointwise.clone(input), target) if needs_grad(input) else plain(out)
     return _view(ViewBackward0(data.shape), out, input)
 
 

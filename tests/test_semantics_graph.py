@@ -450,11 +450,22 @@ def test_vector_matrix_product_node_name(engine: ModuleType) -> None:
     assert (v @ m).grad_fn.name() == "SqueezeBackward4"
 
 
-@pytest.mark.deviation("refgrad folds batched @ 2-D into mm and reshape (ViewBackward0); PyTorch names it UnsafeViewBackward0")
 def test_batched_matrix_product_node_name(engine: ModuleType) -> None:
     a = engine.ones(2, 2, 3, requires_grad=True)
     m = engine.ones(3, 4, requires_grad=True)
     assert (a @ m).grad_fn.name() == "UnsafeViewBackward0"
+    assert (a @ engine.ones(2, 3, 4)).grad_fn.name() == "UnsafeViewBackward0"
+
+
+def test_a_reshape_that_copies_clones_then_views(engine: ModuleType) -> None:
+    """reshape of a transposed tensor cannot be a view: PyTorch clones, then _unsafe_view."""
+    x = engine.ones(2, 3, requires_grad=True)
+    y = x.t().reshape(6)
+    assert y.grad_fn.name() == "UnsafeViewBackward0"
+    assert y.grad_fn.next_functions[0][0].name() == "CloneBackward0"
+    assert x.reshape(6).grad_fn.name() == "ViewBackward0"  # contiguous: a view
+    y.backward(engine.arange(6.0))
+    assert x.grad.tolist() == [[0.0, 2.0, 4.0], [1.0, 3.0, 5.0]]
 
 
 @pytest.mark.deviation("AccumulateGrad.name() is the class name in refgrad; PyTorch returns its C++ qualified name")
