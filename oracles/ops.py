@@ -148,6 +148,12 @@ def _flatten(x: Array, start_dim: int = 0, end_dim: int = -1) -> Array:
     return np.reshape(x, x.shape[:start] + (-1,) + x.shape[end + 1 :])
 
 
+def _narrow(x: Array, dim: int, start: int, length: int) -> Array:
+    d = dim % x.ndim
+    begin = start % x.shape[d] if start < 0 else start
+    return x[(slice(None),) * d + (slice(begin, begin + length),)]
+
+
 def _spec(name: str, forward: NumpyForward, **kwargs: Any) -> tuple[str, OpSpec]:
     return name, OpSpec(name, forward, **kwargs)
 
@@ -215,6 +221,8 @@ OPS: dict[str, OpSpec] = dict(
         _spec("squeeze", _squeeze),
         _spec("expand", _expand, method_varargs="size"),
         _spec("flip", lambda x, dims: np.flip(x, dims)),
+        _spec("select", lambda x, dim, index: np.asarray(np.take(x, index, axis=dim))),
+        _spec("narrow", _narrow),
         _spec("cat", lambda *xs, dim=0: np.concatenate(xs, axis=dim), variadic=True),
         _spec("stack", lambda *xs, dim=0: np.stack(xs, axis=dim), variadic=True),
     ]

@@ -855,6 +855,27 @@ def _flip(x: object, dims: object) -> ObjectArray:
     return np.flip(array, tuple(_axis(d, array.ndim) for d in _ints(dims, "dims"))) if array.ndim else array
 
 
+def _select(x: object, dim: object, index: object) -> ObjectArray:
+    array = _array(x)
+    if array.ndim == 0:
+        raise SymbolicUnsupported("select() cannot be applied to a 0-dim tensor")
+    d, i = _axis(dim, array.ndim), _int(index, "index")
+    if not -array.shape[d] <= i < array.shape[d]:
+        raise SymbolicUnsupported(f"index {i} is out of range for dimension {d} of size {array.shape[d]}")
+    return _array(np.take(array, i, axis=d))
+
+
+def _narrow(x: object, dim: object, start: object, length: object) -> ObjectArray:
+    array = _array(x)
+    if array.ndim == 0:
+        raise SymbolicUnsupported("narrow() cannot be applied to a 0-dim tensor")
+    d, begin, count = _axis(dim, array.ndim), _int(start, "start"), _int(length, "length")
+    begin = begin % array.shape[d] if begin < 0 else begin
+    if count < 0 or begin + count > array.shape[d]:
+        raise SymbolicUnsupported(f"start ({begin}) + length ({count}) exceeds dimension size ({array.shape[d]})")
+    return array[(slice(None),) * d + (slice(begin, begin + count),)]
+
+
 def _cat(*xs: object, dim: object = 0) -> ObjectArray:
     arrays = [_array(x) for x in xs]
     return np.concatenate(arrays, axis=_axis(dim, arrays[0].ndim))
@@ -926,6 +947,8 @@ SYMBOLIC: dict[str, SymbolicForward] = {
     "squeeze": _squeeze,
     "expand": _expand,
     "flip": _flip,
+    "select": _select,
+    "narrow": _narrow,
     "cat": _cat,
     "stack": _stack,
 }

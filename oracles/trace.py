@@ -149,8 +149,8 @@ class _Recorder:
 def _bind(name: str, args: tuple[Any, ...], kwargs: dict[str, Any], method: bool) -> tuple[list[Any], dict[str, Any]]:
     """Operands and named attributes of a call, in the vocabulary of ``OPS[name]``."""
     spec = OPS[name]
-    if spec.variadic:
-        return list(args[0]), dict(kwargs)
+    if spec.variadic:  # cat([x, y], 1): the list, then attributes (positional or named)
+        return list(args[0]), {**dict(zip(_attribute_names(spec), args[1:])), **kwargs}
     count = _operand_count(spec)
     operands, rest = list(args[:count]), list(args[count:])
     attrs = dict(kwargs)

@@ -51,7 +51,7 @@ def check(script: Script, values: Values, order: Literal[1, 2] = 1) -> Checked:
         report = compare(traced.program, traced.values, order=order)
     except Exception as error:  # the engine or an oracle broke: a finding, not a crash of the campaign
         message = f"{type(error).__name__}: {error}"
-        return Checked("error", None, _with_header(script.reproducer(values, {}), message), message)
+        return Checked("error", None, _with_header(script.reproducer(values, None), message), message)
     if report.verdict not in FAILING:
         return Checked(report.verdict, report, None)
     expected = {i.name: (i.symbolic if i.symbolic is not None else i.numeric).tolist() for i in report.inputs}

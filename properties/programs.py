@@ -37,10 +37,14 @@ COMPOUND: dict[str, tuple[str, Callable[..., Any]]] = {
     "gram": ("{m}.matmul({0}, {m}.matmul({m}.t({1}), {1}))", lambda m, x, y: m.matmul(x, m.matmul(m.t(y), y))),
     "scramble": ("{m}.reshape({m}.t({0}), (2, 3))", lambda m, x: m.reshape(m.t(x), (2, 3))),
     "stack_sum": ("{m}.sum({m}.stack([{0}, {1}]), 0)", lambda m, x, y: m.sum(m.stack([x, y]), 0)),
-    "select": ("{m}.where({0} > {1}, {0}, {1})", lambda m, x, y: m.where(x > y, x, y)),
+    "choose": ("{m}.where({0} > {1}, {0}, {1})", lambda m, x, y: m.where(x > y, x, y)),
     "flip": ("{m}.flip({0}, (1,))", lambda m, x: m.flip(x, (1,))),
+    "rotate": (  # indexing: the columns rotated left by one
+        "{m}.cat([{0}.narrow(1, 1, 2), {0}.select(1, 0).unsqueeze(1)], 1)",
+        lambda m, x: m.cat([x.narrow(1, 1, 2), x.select(1, 0).unsqueeze(1)], 1),
+    ),
 }
-"""Ops made of several (shape ops, matmul, stack, where): values of shape (2, 3) in, (2, 3) out."""
+"""Ops made of several (shape ops, indexing, matmul, stack, where): (2, 3) values in, (2, 3) out."""
 
 
 @dataclass(frozen=True)
@@ -81,10 +85,11 @@ class Script:
     outputs: tuple[str, ...]
     """Variables added up (broadcasting) into the output, which the program returns summed."""
 
-    def reproducer(self, values: dict[str, Any], expected: dict[str, Any], order: int = 1) -> str:
+    def reproducer(self, values: dict[str, Any], expected: dict[str, Any] | None, order: int = 1) -> str:
         """A standalone script: the program, its inputs, and an assertion that refgrad's
         gradients (``order=2``: second derivatives along ones) equal ``expected`` (the
-        oracles' values), to run on its own."""
+        oracles' values), to run on its own; with ``expected`` None, just the run (for a
+        program that raises)."""
         lines = ["import numpy as np", "import refgrad as rg", "", "", self.source(), ""]
         for name in self.inputs:
             lines.append(f"{name} = rg.tensor({values[name]!r}, dtype=rg.float64, requires_grad=True)")
@@ -96,9 +101,9 @@ class Script:
             lines.append("along_ones = [g.sum() for g in grads if g is not None and g.requires_grad]")
             lines.append("if along_ones:")
             lines.append("    sum(along_ones).backward()")
-        for name in self.inputs:  # an input the program does not use has no .grad: its gradient is 0
+        for name, want in (expected or {}).items():  # an unused input has no .grad: its gradient is 0
             grad = f"np.zeros({name}.shape) if {name}.grad is None else {name}.grad.numpy()"
-            lines.append(f"np.testing.assert_allclose({grad}, {expected[name]!r}, rtol=1e-9, atol=1e-12)")
+            lines.append(f"np.testing.assert_allclose({grad}, {want!r}, rtol=1e-9, atol=1e-12)")
         return "\n".join(lines) + "\n"
 
     def source(self, module: str = "rg") -> str:

@@ -237,6 +237,8 @@ ACCEPTED: list[tuple[str, Reference]] = [
     ("squeeze(unsqueeze(a, 0))", lambda v: v["a"]),
     ("expand(a, (2, 3))", lambda v: np.broadcast_to(v["a"], (2, 3))),
     ("flip(x, dims=(1,))", lambda v: v["x"][:, ::-1]),
+    ("select(x, 1, -1)", lambda v: v["x"][:, -1]),
+    ("narrow(x, dim=1, start=1, length=2)", lambda v: v["x"][:, 1:3]),
     ("cat([x, y], dim=0)", lambda v: np.concatenate([v["x"], v["y"]], axis=0)),
     ("cat([x, y, x], 1)", lambda v: np.concatenate([v["x"], v["y"], v["x"]], axis=1)),
     ("cat([a])", lambda v: v["a"]),
@@ -293,7 +295,7 @@ REJECTED: list[tuple[str, str]] = [
     ("sin(a).real", "column 8: attribute access (.real) is not allowed"),
     ('__import__("os")', "column 1: unknown function '__import__'"),
     ('eval("1")', "column 1: unknown function 'eval'"),
-    ('exec("x")', "column 1: unknown function 'exec'"),
+    ('exec("x")', "column 1: unknown function 'exec'; did you mean select?"),
     ('open("f")', "column 1: unknown function 'open'"),
     ('getattr(a, "x")', "column 1: unknown function 'getattr'"),
     # subscripts

@@ -66,6 +66,8 @@ EXAMPLES: dict[str, Program] = {
     "squeeze": _program(Op("unsqueeze", (A,), (("dim", 0),)), Op("squeeze", (Ref(3),), (("dim", 0),))),
     "expand": _program(Op("sum", (A,), (("dim", 0), ("keepdim", True))), Op("expand", (Ref(3),), (("size", (4, 3)),))),
     "flip": _unary("flip", dims=(0,)),
+    "select": _unary("select", dim=1, index=-1),
+    "narrow": _unary("narrow", dim=1, start=1, length=2),
     "cat": _program(Op("cat", (A, B), (("dim", 1),))),
     "stack": _program(Op("stack", (A, B), (("dim", 0),))),
 }

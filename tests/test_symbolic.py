@@ -152,6 +152,8 @@ CASES: list[Case] = [
     Case("squeeze", ((2, 1, 3),), (op("squeeze", 0), op("cos", 1)), lambda t, a: a.squeeze().cos()),
     Case("expand", (V3,), (op("expand", 0, size=(2, 3)), op("mul", 1, 1)), lambda t, a: a.expand(2, 3) * a.expand(2, 3)),
     Case("flip", (M23,), (op("flip", 0, dims=(1,)), op("mul", 1, 0)), lambda t, a: a.flip(dims=(1,)) * a),
+    Case("select", (M23,), (op("select", 0, dim=1, index=-1), op("sin", 1)), lambda t, a: a.select(1, -1).sin()),
+    Case("narrow", (M23,), (op("narrow", 0, dim=1, start=1, length=2), op("exp", 1)), lambda t, a: a.narrow(1, 1, 2).exp()),
     Case("cat", (M23, (2, 2)), (op("cat", 0, 1, dim=1), op("sin", 2)), lambda t, a, b: t.cat([a, b], dim=1).sin()),
     Case("stack", (M23, M23), (op("stack", 0, 1, dim=1), op("tanh", 2)), lambda t, a, b: t.stack([a, b], dim=1).tanh()),
 ]

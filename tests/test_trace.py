@@ -90,3 +90,10 @@ def test_a_wrong_engine_rule_is_caught_through_a_trace(monkeypatch: pytest.Monke
     monkeypatch.setattr(_pointwise.TanhBackward0, "vjp", wrong_tanh)
     traced = trace(with_control_flow, {"a": [0.2, 0.1], "b": [0.5, 0.25]})
     assert compare(traced.program, traced.values).verdict == "mismatch"
+
+
+def test_positional_attributes_of_variadic_ops_are_kept() -> None:
+    """cat([x, y], 1) passes dim positionally: dropping it would trace a cat along dim 0."""
+    traced = trace(lambda a: rg.cat([a, a.flip((1,))], 1).sin().sum(), {"a": [[1.0, 2.0], [3.0, 4.0]]})
+    assert traced.program.ops[1].name == "cat" and dict(traced.program.ops[1].attrs) == {"dim": 1}
+    assert compare(traced.program, traced.values).verdict == "agree"
