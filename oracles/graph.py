@@ -217,7 +217,8 @@ def to_svg(diagram: Diagram) -> str:
     mean x of the boxes their arrows point to (a barycentre pass; walk order breaks ties) and
     pushed right only as far as needed not to overlap. Boxes are ``<g class="node">`` groups
     (a ``<rect>`` and one ``<text>`` per label line), arrows are straight ``<path
-    class="edge">`` lines with an arrowhead; parallel arrows are drawn side by side. The
+    class="edge">`` lines with an arrowhead (an arrow that skips layers goes around them on
+    the right); parallel arrows are drawn side by side. The
     same diagram always gives the same text."""
     by_id = {box.id: box for box in diagram.boxes}
     order = {box.id: i for i, box in enumerate(diagram.boxes)}
@@ -249,7 +250,8 @@ def to_svg(diagram: Diagram) -> str:
     shift = _MARGIN - min(centre_x[b] - size[b][0] / 2 for b in by_id)
     for box_id in centre_x:
         centre_x[box_id] += shift
-    width = max(centre_x[b] + size[b][0] / 2 for b in by_id) + _MARGIN
+    layer_of = {box_id: r for r, row in enumerate(rows) for box_id in row}
+    width = max(centre_x[b] + size[b][0] / 2 for b in by_id) + _GAP_X / 2 + _PARALLEL + _MARGIN
     height = top + len(rows) * row_height + (len(rows) - 1) * _GAP_Y + _MARGIN
     if diagram.title is not None:
         width = max(width, len(diagram.title) * _CHAR_WIDTH * 1.2 + 2 * _MARGIN)
@@ -278,9 +280,13 @@ def to_svg(diagram: Diagram) -> str:
         offset = (k - (pairs[pair] - 1) / 2) * _PARALLEL
         x1, y1 = centre_x[arrow.tail] + offset, centre_y[arrow.tail] + size[arrow.tail][1] / 2
         x2, y2 = centre_x[arrow.head] + offset, centre_y[arrow.head] - size[arrow.head][1] / 2
-        out.append(
-            f'<path class="edge" d="M{_n(x1)},{_n(y1)} L{_n(x2)},{_n(y2)}" fill="none" stroke="#000000" marker-end="url(#arrowhead)"/>'
-        )
+        points = [(x1, y1), (x2, y2)]
+        between = [b for r in range(layer_of[arrow.head] + 1, layer_of[arrow.tail]) for b in rows[r]]
+        if between:  # skipping layers: go around their boxes on the right
+            side = max(centre_x[b] + size[b][0] / 2 for b in between) + _GAP_X / 2 + offset
+            points[1:1] = [(side, y1 + _GAP_Y / 2), (side, y2 - _GAP_Y / 2)]
+        path = " L".join(f"{_n(x)},{_n(y)}" for x, y in points)
+        out.append(f'<path class="edge" d="M{path}" fill="none" stroke="#000000" marker-end="url(#arrowhead)"/>')
         if arrow.label is not None:
             out.append(f'<text class="edge-label" x="{_n((x1 + x2) / 2 + 4)}" y="{_n((y1 + y2) / 2)}" font-size="9">{_xml(arrow.label)}</text>')
 
