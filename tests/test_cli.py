@@ -269,6 +269,7 @@ def test_the_tutorials_pictures_are_what_the_command_draws(tmp_path: Path) -> No
 
 DOC_PICTURES = {
     "seed-graph.svg": ["3*a**3 - b**2", "--at", "a=2,3", "--at", "b=6,4"],
+    "loop-graph.svg": ["docs/examples/loop.py:grow", "--at", "x=1.5,2"],
 }
 
 
