@@ -3,7 +3,8 @@
 ``refgrad compare EXPR --at a=2,3 --at b=6,4`` differentiates an expression (or a Python
 function, ``file.py:function``) with the engine, the symbolic and the numeric oracle and
 prints them side by side with a verdict; ``fuzz`` runs a campaign of random programs;
-``graph`` prints the computation graph; ``gradcheck`` runs gradcheck/gradgradcheck on a
+``graph`` prints the computation graph (DOT text, or an SVG picture drawn without Graphviz when
+``dot`` is not installed); ``gradcheck`` runs gradcheck/gradgradcheck on a
 function. Text by default, ``--json`` for machines. Exit codes: 0 all agree (or success), 1
 a mismatch was found, 2 bad usage or input (one line on stderr, never a traceback).
 
@@ -20,6 +21,7 @@ import inspect
 import json
 import os
 import re
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -293,7 +295,7 @@ def _graph(args: argparse.Namespace) -> int:
     if args.format != "dot" and args.output is None:
         raise UsageError(f"--format {args.format} writes a file: add --output FILE.{args.format}")
     import refgrad
-    from oracles.graph import GraphvizFailed, GraphvizMissing, render, to_dot
+    from oracles.graph import GraphvizFailed, GraphvizMissing, collect, render, to_svg, write_dot
     from oracles.interpret import run_engine
 
     rng = np.random.default_rng(args.seed)
@@ -311,12 +313,16 @@ def _graph(args: argparse.Namespace) -> int:
         output, tensors = run_engine(target.program, target.values, refgrad)
     if args.backward:
         output.backward(refgrad.ones_like(output))
-    dot = to_dot(output, tensors, title=args.target)
+    diagram = collect(output, tensors, title=args.target)
+    dot = write_dot(diagram)
     if args.format == "dot":
         if args.output is None:
             print(dot, end="")
         else:
             Path(args.output).write_text(dot)
+        return 0
+    if args.format == "svg" and shutil.which("dot") is None:  # the built-in renderer
+        Path(args.output).write_text(to_svg(diagram), encoding="utf-8")
         return 0
     try:
         Path(args.output).write_bytes(render(dot, args.format))
@@ -407,9 +413,9 @@ def build_parser() -> argparse.ArgumentParser:
     _output_options(fuzz)
     fuzz.set_defaults(run=_fuzz)
 
-    graph = commands.add_parser("graph", help="the computation graph as Graphviz DOT (or SVG/PNG with dot installed)")
+    graph = commands.add_parser("graph", help="the computation graph as Graphviz DOT, SVG (Graphviz's, or built in) or PNG (needs Graphviz)")
     _common(graph, 'an expression such as "3*a**3 - b**2", or FILE.py:FUNCTION written with refgrad')
-    graph.add_argument("--format", choices=["dot", "svg", "png"], default="dot", help="dot text (default) or a rendered picture")
+    graph.add_argument("--format", choices=["dot", "svg", "png"], default="dot", help="dot text (default), svg (drawn by Graphviz when installed, else built in) or png (needs Graphviz)")
     graph.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
     graph.add_argument("--no-backward", dest="backward", action="store_false", help="do not run backward (leaves show no .grad)")
     graph.set_defaults(run=_graph)

@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 
@@ -238,11 +239,38 @@ def test_graph_prints_dot_with_gradients(tmp_path: Path) -> None:
     assert function.returncode == 0 and "SinBackward0" in (tmp_path / "g.dot").read_text()
 
 
-def test_pictures_need_graphviz(tmp_path: Path) -> None:
-    """Without the dot program (PATH holds only Python's directory): one line, exit code 2."""
-    result = refgrad("graph", "sin(a)", "--at", "a=1", "--format", "svg", "-o", "g.svg", cwd=tmp_path, path=str(Path(sys.executable).parent))
-    assert result.returncode == 2 and not (tmp_path / "g.svg").exists()
+def test_png_needs_graphviz_and_svg_is_built_in(tmp_path: Path) -> None:
+    """Without the dot program (PATH holds only Python's directory): PNG is one line and exit
+    code 2; SVG is drawn by the built-in renderer."""
+    python_only = str(Path(sys.executable).parent)
+    result = refgrad("graph", "sin(a)", "--at", "a=1", "--format", "png", "-o", "g.png", cwd=tmp_path, path=python_only)
+    assert result.returncode == 2 and not (tmp_path / "g.png").exists()
     assert result.stderr.startswith("refgrad graph: error: the Graphviz 'dot' program is not installed") and result.stderr.count("\n") == 1
+    result = refgrad("graph", "sin(a)", "--at", "a=1", "--format", "svg", "-o", "g.svg", cwd=tmp_path, path=python_only)
+    assert result.returncode == 0 and result.stdout == result.stderr == ""
+    svg = ElementTree.parse(tmp_path / "g.svg").getroot()
+    assert svg.tag == "{http://www.w3.org/2000/svg}svg"
+    texts = [t.text for t in svg.iter("{http://www.w3.org/2000/svg}text")]
+    assert texts == ["sin(a)", "output", "[]", "SinBackward0", "[]", "AccumulateGrad", "a", "[]", "grad 0.5403"]
+
+
+def test_the_tutorials_pictures_are_what_the_command_draws(tmp_path: Path) -> None:
+    """docs/images/*.svg are the built-in renderer's output of the commands in docs/tutorial.md."""
+    python_only = str(Path(sys.executable).parent)
+    for name, args in DOC_PICTURES.items():
+        result = refgrad("graph", *args, "--format", "svg", "-o", str(tmp_path / name), cwd=ROOT, path=python_only)
+        assert result.returncode == 0, result.stderr
+        committed = ROOT / "docs" / "images" / name
+        assert (tmp_path / name).read_text() == committed.read_text(), (
+            f"{committed} is out of date: run refgrad graph {' '.join(args)} --format svg -o {committed.relative_to(ROOT)}"
+        )
+        assert " ".join(f'"{a}"' if " " in a else a for a in args) in (ROOT / "docs" / "tutorial.md").read_text()
+
+
+DOC_PICTURES = {
+    "seed-graph.svg": ["3*a**3 - b**2", "--at", "a=2,3", "--at", "b=6,4"],
+    "loop-graph.svg": ["docs/examples/loop.py:grow", "--at", "x=1.5,2"],
+}
 
 
 @pytest.mark.parametrize("command", ["compare", "fuzz", "graph", "gradcheck"])

@@ -1,5 +1,6 @@
 """oracles.graph: the DOT text of a computation graph, read back and checked as a graph
-(nodes, labels, edges), and render's handling of the Graphviz ``dot`` program."""
+(nodes, labels, edges); the built-in SVG renderer, read back as XML; and render's handling
+of the Graphviz ``dot`` program."""
 
 from __future__ import annotations
 
@@ -10,11 +11,15 @@ import stat
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
 import refgrad as rg
-from oracles.graph import MISSING_MESSAGE, GraphvizFailed, GraphvizMissing, escape, render, to_dot
+from oracles.graph import (
+    MISSING_MESSAGE, Arrow, Box, Diagram, GraphvizFailed, GraphvizMissing, collect, escape, layers, render, to_dot, to_svg,
+    write_dot,
+)  # fmt: skip
 
 _NODE = re.compile(r'^  (\w+) \[label="((?:[^"\\]|\\.)*)"(, fillcolor=(\w+))?\];$')
 _EDGE = re.compile(r'^  (\w+) -> (\w+)( \[label="output (\d+)"\])?;$')
@@ -248,3 +253,108 @@ def test_render_with_graphviz() -> None:
     assert render(dot, "png").startswith(b"\x89PNG\r\n\x1a\n")
     with pytest.raises(GraphvizFailed):
         render("digraph {", "svg")
+
+
+# --------------------------------------------------------------------------- the built-in SVG renderer
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def svg_parts(svg: str) -> tuple[list[ElementTree.Element], list[ElementTree.Element]]:
+    """The node groups and edge paths of what to_svg wrote (which must be well-formed XML)."""
+    root = ElementTree.fromstring(svg)
+    assert root.tag == f"{SVG}svg"
+    nodes = [g for g in root.iter(f"{SVG}g") if g.get("class") == "node"]
+    edges = [p for p in root.iter(f"{SVG}path") if p.get("class") == "edge"]
+    assert len(list(root.iter(f"{SVG}g"))) == len(nodes) and len(list(root.iter(f"{SVG}path"))) == len(edges)
+    return nodes, edges
+
+
+def test_svg_has_a_box_per_node_and_a_path_per_edge() -> None:
+    a, b, Q = seed()
+    Q.sum().backward()
+    diagram = collect(Q, {"a": a, "b": b}, title="seed")
+    nodes, edges = svg_parts(to_svg(diagram))
+    assert [g.get("id") for g in nodes] == [box.id for box in diagram.boxes]
+    for g, box in zip(nodes, diagram.boxes, strict=True):
+        assert len(g.findall(f"{SVG}rect")) == 1
+        assert tuple(t.text for t in g.findall(f"{SVG}text")) == box.lines
+    assert len(edges) == len(diagram.arrows) == 8
+    assert all(p.get("marker-end") == "url(#arrowhead)" for p in edges)
+    labels = [" ".join(t.text or "" for t in g.findall(f"{SVG}text")) for g in nodes]
+    assert "a [2] grad [36, 81]" in labels and "b [2] grad [-12, -8]" in labels
+
+
+def _boxes(svg: str) -> dict[str, tuple[float, float, float, float]]:
+    nodes, _ = svg_parts(svg)
+    result = {}
+    for g in nodes:
+        rect = g.find(f"{SVG}rect")
+        assert rect is not None
+        result[str(g.get("id"))] = tuple(float(str(rect.get(k))) for k in ("x", "y", "width", "height"))
+    return result  # type: ignore[return-value]
+
+
+def test_svg_layers_point_down_to_the_output_and_boxes_do_not_overlap() -> None:
+    a, b, Q = seed()
+    diagram = collect(Q, {"a": a, "b": b})
+    assert layers(diagram) == [["n0"], ["n1"], ["n2", "n5"], ["n3", "n6"], ["n4", "n6v"], ["n4v"]]
+    boxes = _boxes(to_svg(diagram))
+    for arrow in diagram.arrows:  # every arrow goes down the picture
+        assert boxes[arrow.tail][1] + boxes[arrow.tail][3] < boxes[arrow.head][1]
+    for one, (x1, y1, w1, h1) in boxes.items():
+        for other, (x2, y2, w2, h2) in boxes.items():
+            if one < other:
+                assert x1 + w1 <= x2 or x2 + w2 <= x1 or y1 + h1 <= y2 or y2 + h2 <= y1, (one, other)
+
+
+def test_svg_is_deterministic_and_escapes_text() -> None:
+    odd = {'<b> & "c"': rg.tensor([1.0], requires_grad=True), "nul\x00byte": rg.tensor([2.0], requires_grad=True)}
+    total = odd['<b> & "c"'] * odd["nul\x00byte"]
+    first = to_svg(collect(total, odd, title="x < y"))
+    assert first == to_svg(collect(total, odd, title="x < y"))
+    nodes, _ = svg_parts(first)
+    texts = [t.text for g in nodes for t in g.findall(f"{SVG}text")]
+    assert '<b> & "c"' in texts and "nul\ufffdbyte" in texts
+
+
+def test_svg_draws_parallel_edges_and_output_labels_apart() -> None:
+    x = rg.ones(4, requires_grad=True)
+    first, second = x.split(2)
+    y = first * second * first
+    svg = to_svg(collect(y, {"x": x}))
+    _, edges = svg_parts(svg)
+    assert len({p.get("d") for p in edges}) == len(edges)
+    labels = [t.text for t in ElementTree.fromstring(svg).iter(f"{SVG}text") if t.get("class") == "edge-label"]
+    assert sorted(labels) == ["output 0", "output 0", "output 1"]  # type: ignore[type-var]
+
+
+def test_svg_of_a_leaf_and_of_a_long_chain() -> None:
+    x = rg.tensor([1.0, 2.0], requires_grad=True)
+    nodes, edges = svg_parts(to_svg(collect(x, {"x": x})))
+    assert len(nodes) == 1 and edges == []
+    y = x
+    for _ in range(20_000):
+        y = y * 1.0
+    nodes, edges = svg_parts(to_svg(collect(y, {"x": x})))
+    assert len(nodes) == 20_003 and len(edges) == 20_002
+
+
+def test_a_diagram_can_be_built_by_hand() -> None:
+    diagram = Diagram((Box("o", ("out",), "darkolivegreen1"), Box("i", ("in",))), (Arrow("i", "o", "edge"),), "t")
+    assert write_dot(diagram).splitlines()[2:5] == [
+        '  graph [label="t", labelloc=t];', '  o [label="out", fillcolor=darkolivegreen1];', '  i [label="in"];'
+    ]  # fmt: skip
+    nodes, edges = svg_parts(to_svg(diagram))
+    assert len(nodes) == 2 and len(edges) == 1
+    with pytest.raises(ValueError, match="cycle"):
+        layers(Diagram((Box("p", ("p",)), Box("q", ("q",))), (Arrow("p", "q"), Arrow("q", "p"))))
+
+
+def test_torch_graphs_draw_the_same_svg() -> None:
+    torch = pytest.importorskip("torch")
+    a, b, Q = seed()
+    ta = torch.tensor([2.0, 3.0], requires_grad=True)
+    tb = torch.tensor([6.0, 4.0], requires_grad=True)
+    tQ = 3 * ta**3 - tb**2
+    assert to_svg(collect(Q, {"a": a, "b": b})) == to_svg(collect(tQ, {"a": ta, "b": tb}))
