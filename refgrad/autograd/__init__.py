@@ -8,10 +8,10 @@ from typing import Literal, overload
 
 from refgrad import _engine
 from refgrad._tensor import Tensor
-from refgrad.autograd import function, functional
+from refgrad.autograd import function, functional, graph
 from refgrad.autograd.function import Function
 
-__all__ = ["Function", "backward", "function", "functional", "grad"]
+__all__ = ["Function", "backward", "function", "functional", "grad", "graph"]
 
 
 # Without allow_unused, or with materialize_grads, every input gets a tensor (an unused
