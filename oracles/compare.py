@@ -44,6 +44,8 @@ from oracles.expression import parse
 from oracles.interpret import run_engine, run_numpy
 from oracles.program import Program, check_inputs
 
+__all__ = ["InputReport", "ROUNDING_FACTOR", "Report", "SEVERITY", "Verdict", "compare"]
+
 Verdict = Literal["agree", "mismatch", "not-smooth", "non-finite", "unsupported"]
 SEVERITY: dict[Verdict, int] = {"agree": 0, "unsupported": 1, "not-smooth": 2, "non-finite": 3, "mismatch": 4}
 ROUNDING_FACTOR = 16.0

@@ -85,6 +85,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+__all__ = ["EPS64", "Forward", "NumericGradient", "ProjectedCheck", "Signature", "TaylorResult", "TaylorVerdict", "central_gradient", "projected", "taylor_test"]
+
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 

@@ -20,6 +20,8 @@ from typing import Any, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
+__all__ = ["Arg", "AttrValue", "Input", "Op", "Program", "Ref", "check_inputs", "evaluate"]
+
 Array = npt.NDArray[Any]
 AttrValue: TypeAlias = "int | float | bool | str | None | tuple[int, ...] | tuple[float, ...]"
 

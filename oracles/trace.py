@@ -33,6 +33,8 @@ import refgrad
 from oracles.ops import OPS, OpSpec
 from oracles.program import Arg, AttrValue, Input, Op, Program, Ref
 
+__all__ = ["TraceError", "Traced", "trace"]
+
 _OPERATORS: dict[str, tuple[str, bool]] = {
     "__add__": ("add", False),
     "__radd__": ("add", True),

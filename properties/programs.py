@@ -27,6 +27,8 @@ from typing import Any, TypeAlias
 
 from hypothesis import strategies as st
 
+__all__ = ["BINARY", "REDUCE_KEEP", "SHAPE", "UNARY", "Assign", "If", "Loop", "Script", "Statement", "features", "inputs", "run", "scripts"]
+
 UNARY = ("sin", "cos", "tanh", "sigmoid", "square", "neg", "abs", "relu")
 BINARY = ("add", "sub", "mul", "maximum", "minimum")
 REDUCE_KEEP = ("sum", "mean", "amax", "logsumexp")
@@ -275,7 +277,7 @@ def scripts(draw: st.DrawFn, max_statements: int = 6, max_depth: int = 2) -> Scr
     return Script(("a", "b"), body, outputs)
 
 
-inputs = st.lists(
+inputs: st.SearchStrategy[list[list[float]]] = st.lists(
     st.lists(st.floats(-2.0, 2.0).map(lambda v: round(v, 4)), min_size=SHAPE[1], max_size=SHAPE[1]),
     min_size=SHAPE[0],
     max_size=SHAPE[0],

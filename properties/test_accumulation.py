@@ -9,12 +9,13 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-values = hnp.arrays(np.float64, st.integers(1, 4), elements=st.floats(-2.0, 2.0, allow_subnormal=False))
+values: st.SearchStrategy[npt.NDArray[np.float64]] = hnp.arrays(np.float64, st.integers(1, 4), elements=st.floats(-2.0, 2.0, allow_subnormal=False))
 
 
 def _loss(engine: ModuleType, x: Any) -> Any:

@@ -44,7 +44,7 @@ class Escape(Exception):
     """Raised inside a block to leave several levels at once."""
 
 
-modes = st.builds(Mode, st.sampled_from(["no_grad", "enable_grad", "set_grad_enabled", "inference_mode"]), st.booleans())
+modes: st.SearchStrategy[Mode] = st.builds(Mode, st.sampled_from(["no_grad", "enable_grad", "set_grad_enabled", "inference_mode"]), st.booleans())
 
 
 def _run(engine: ModuleType, nest: list[Mode], raise_at: int | None, state: tuple[bool, bool], seen: list[str]) -> None:

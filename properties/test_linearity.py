@@ -14,8 +14,8 @@ from hypothesis.extra import numpy as hnp
 
 from properties.programs import SHAPE, Script, inputs, run, scripts
 
-finite = st.floats(-2.0, 2.0, allow_subnormal=False)
-weights = st.floats(-3.0, 3.0, allow_subnormal=False)
+finite: st.SearchStrategy[float] = st.floats(-2.0, 2.0, allow_subnormal=False)
+weights: st.SearchStrategy[float] = st.floats(-3.0, 3.0, allow_subnormal=False)
 
 
 @given(script=scripts(), a=inputs, b=inputs, alpha=weights, beta=weights, seed=st.integers(0, 2**16))

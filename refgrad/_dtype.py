@@ -17,6 +17,15 @@ class dtype:
 
     __slots__ = ("name", "numpy", "is_floating_point", "_category", "scalar_name", "cpp_name")
 
+    name: Final[str]
+    """The short name: ``float32``, ``int64``, ``bool``..."""
+    numpy: Final[np.dtype[Any]]
+    """The numpy dtype of the tensors' arrays."""
+    is_floating_point: Final[bool]
+    _category: Final[int]
+    scalar_name: Final[str]
+    cpp_name: Final[str]
+
     def __init__(self, name: str, numpy_dtype: np.dtype[Any], category: int, scalar_name: str, cpp_name: str) -> None:
         self.name = name
         self.numpy = numpy_dtype

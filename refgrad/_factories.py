@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 
@@ -11,6 +11,21 @@ from refgrad import _dtype
 from refgrad._dims import shape_args
 from refgrad._dtype import Array, dtype
 from refgrad._tensor import Number, Tensor, new_counter
+
+# What ``tensor`` takes: numbers, numpy arrays and scalars, tensors, and (ragged-free) nested
+# sequences of them. The nesting is spelled out to a fixed depth rather than as a recursive
+# alias: a recursive ``Sequence`` alias would accept a ``str`` (a sequence of strings) under
+# mypy. Deeper data can be passed as a numpy array.
+_Element: TypeAlias = "float | np.generic | Array | Tensor"
+_Nested1: TypeAlias = "Sequence[_Element]"
+_Nested2: TypeAlias = "Sequence[_Element | _Nested1]"
+_Nested3: TypeAlias = "Sequence[_Element | _Nested2]"
+_Nested4: TypeAlias = "Sequence[_Element | _Nested3]"
+_Nested5: TypeAlias = "Sequence[_Element | _Nested4]"
+_Nested6: TypeAlias = "Sequence[_Element | _Nested5]"
+TensorData: TypeAlias = "_Element | _Nested6"
+"""Data ``tensor`` accepts: a number, a numpy array or scalar, a tensor, or sequences of
+these nested up to 6 deep."""
 
 FLOAT_REQUIRED = "Only Tensors of floating point and complex dtype can require gradients"
 
@@ -50,7 +65,7 @@ def _inferred_dtype(data: Any, array: Array) -> dtype:
     raise TypeError(f"Could not infer dtype of {type(data).__name__}")
 
 
-def tensor(data: Any, *, dtype: dtype | None = None, requires_grad: bool = False) -> Tensor:
+def tensor(data: TensorData, *, dtype: dtype | None = None, requires_grad: bool = False) -> Tensor:
     """A new tensor holding a copy of ``data`` (numbers, nested lists, numpy arrays, tensors)."""
     if isinstance(data, Tensor):
         array = data._data.copy()

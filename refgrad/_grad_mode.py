@@ -7,7 +7,7 @@ import inspect
 import threading
 from collections.abc import Callable, Generator
 from types import TracebackType
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import Any, ParamSpec, Self, TypeVar, cast, overload
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -125,6 +125,13 @@ class _FixedMode(_GradModeContext):
 class _NoArgumentMode(_GradModeContext):
     """A mode without arguments, also usable as a bare decorator (``@no_grad``)."""
 
+    # ``@no_grad`` gives back the function itself, wrapped: pyright reads that from these
+    # overloads; mypy insists that ``__new__`` returns an instance (python/mypy#15182), so
+    # under mypy write ``@no_grad()`` (docs/typing.md).
+    @overload
+    def __new__(cls) -> Self: ...
+    @overload
+    def __new__(cls, func: Callable[P, R]) -> Callable[P, R]: ...  # type: ignore[misc]
     def __new__(cls, func: Callable[..., Any] | None = None) -> Any:
         if func is not None:  # ``@no_grad`` without parentheses: decorate directly
             return cls()(func)
@@ -177,7 +184,11 @@ class inference_mode(_GradModeContext):
     changed in place outside the mode. ``inference_mode(False)`` inside turns it off (and
     grad mode on). Usable as ``with inference_mode():``, ``@inference_mode()``, ``@inference_mode``."""
 
-    def __new__(cls, mode: bool | Callable[..., Any] = True) -> inference_mode:
+    @overload
+    def __new__(cls, mode: bool = True) -> Self: ...
+    @overload
+    def __new__(cls, mode: Callable[P, R]) -> Callable[P, R]: ...  # type: ignore[misc]  # as for no_grad
+    def __new__(cls, mode: bool | Callable[..., Any] = True) -> Any:
         if callable(mode):
             return cast(inference_mode, cls()(mode))
         return super().__new__(cls)

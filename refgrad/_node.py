@@ -105,6 +105,10 @@ class RemovableHandle:
     __slots__ = ("_registry", "id")
     _ids = itertools.count()
 
+    id: int
+    """A number no other handle has."""
+    _registry: dict[int, Any]
+
     def __init__(self, registry: dict[int, Any], hook: Any) -> None:
         self.id = next(RemovableHandle._ids)
         self._registry = registry

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 Number = float  # int and bool are accepted wherever float is (PEP 484 numeric tower)
 Index: TypeAlias = "int | slice | None | EllipsisType | Tensor | Sequence[int] | Sequence[bool]"
 IndexKey: TypeAlias = "Index | tuple[Index, ...]"
+NestedList: TypeAlias = "bool | int | float | list[NestedList]"
+"""What ``tolist()`` gives: a Python number for a 0-d tensor, else nested lists of numbers."""
 
 NONLEAF_GRAD_WARNING = (
     "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad attribute "
@@ -122,6 +124,10 @@ class Tensor:
     def shape(self) -> Size:
         return Size(self._data.shape)
 
+    @overload
+    def size(self, dim: None = None) -> Size: ...
+    @overload
+    def size(self, dim: int) -> int: ...
     def size(self, dim: int | None = None) -> Size | int:
         if dim is None:
             return Size(self._data.shape)
@@ -277,8 +283,9 @@ class Tensor:
         value: float = self._data.item()
         return value
 
-    def tolist(self) -> Any:
-        return self._data.tolist()
+    def tolist(self) -> NestedList:
+        values: NestedList = self._data.tolist()
+        return values
 
     def numpy(self) -> Array:
         if self._requires_grad:
@@ -404,12 +411,21 @@ class Tensor:
     def __ge__(self, other: Tensor | Number) -> Tensor:
         return _pointwise.ge(self, other)
 
-    def __eq__(self, other: object) -> Tensor:  # type: ignore[override]  # elementwise, like numpy and torch
+    # Elementwise with a tensor or a number, like numpy and torch; anything else is not equal.
+    @overload
+    def __eq__(self, other: Tensor | Number) -> Tensor: ...  # type: ignore[overload-overlap]
+    @overload
+    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object) -> Tensor | bool:
         if not isinstance(other, (Tensor, bool, int, float)):
             return NotImplemented
         return _pointwise.eq(self, other)
 
-    def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
+    @overload
+    def __ne__(self, other: Tensor | Number) -> Tensor: ...  # type: ignore[overload-overlap]
+    @overload
+    def __ne__(self, other: object) -> bool: ...
+    def __ne__(self, other: object) -> Tensor | bool:
         if not isinstance(other, (Tensor, bool, int, float)):
             return NotImplemented
         return _pointwise.ne(self, other)

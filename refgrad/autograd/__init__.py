@@ -4,15 +4,49 @@ custom differentiable operations (``Function``) and ``functional`` helpers."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal, overload
 
 from refgrad import _engine
 from refgrad._tensor import Tensor
-from refgrad.autograd import function, functional
+from refgrad.autograd import function, functional, graph
 from refgrad.autograd.function import Function
 
-__all__ = ["Function", "backward", "function", "functional", "grad"]
+__all__ = ["Function", "backward", "function", "functional", "grad", "graph"]
 
 
+# Without allow_unused, or with materialize_grads, every input gets a tensor (an unused
+# input is an error, or gets zeros); with allow_unused alone, an unused input gets None.
+@overload
+def grad(
+    outputs: Tensor | Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    grad_outputs: Tensor | Sequence[Tensor | None] | None = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: Literal[False] | None = None,
+    materialize_grads: bool = False,
+) -> tuple[Tensor, ...]: ...
+@overload
+def grad(
+    outputs: Tensor | Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    grad_outputs: Tensor | Sequence[Tensor | None] | None = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool | None = None,
+    *,
+    materialize_grads: Literal[True],
+) -> tuple[Tensor, ...]: ...
+@overload
+def grad(
+    outputs: Tensor | Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    grad_outputs: Tensor | Sequence[Tensor | None] | None = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool | None = None,
+    materialize_grads: bool = False,
+) -> tuple[Tensor | None, ...]: ...
 def grad(
     outputs: Tensor | Sequence[Tensor],
     inputs: Tensor | Sequence[Tensor],

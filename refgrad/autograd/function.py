@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar, cast
+from typing import Any, ClassVar, Protocol, TypeVar, TypeVarTuple, cast
 
 import numpy as np
 
@@ -22,6 +22,27 @@ from refgrad._tensor import Tensor
 __all__ = ["BackwardCFunction", "Function", "FunctionCtx", "once_differentiable"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+Args = TypeVarTuple("Args")
+Result = TypeVar("Result", covariant=True)
+
+
+class _Forward(Protocol[*Args, Result]):
+    """A Function subclass seen through its ``forward``: what ``apply`` takes and returns."""
+
+    @staticmethod
+    def forward(ctx: Any, /, *args: *Args) -> Result: ...
+
+
+class _Apply(Protocol):
+    """The static type of ``Function.apply``: on ``YourFunction`` it is ``forward`` without
+    ``ctx``, positional arguments only (``apply`` takes no keywords)."""
+
+    def __get__(self, instance: object, owner: type[_Forward[*Args, Result]]) -> Callable[[*Args], Result]: ...
+
+
+def _typed_apply(method: object) -> _Apply:
+    """Give ``apply`` its static type (the same classmethod at run time)."""
+    return cast(_Apply, method)
 
 
 class FunctionCtx(MultiOutputNode):
@@ -119,8 +140,9 @@ class Function:
     def forward(ctx: Any, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError("You must implement the forward function for custom autograd.Function.")
 
+    # ``**kwargs``: with ``*args``, the signature type checkers let any subclass override.
     @staticmethod
-    def backward(ctx: Any, *grad_outputs: Any) -> Any:
+    def backward(ctx: Any, *grad_outputs: Any, **kwargs: Any) -> Any:
         raise NotImplementedError("You must implement the backward function for custom autograd.Function.")
 
     @classmethod
@@ -132,6 +154,7 @@ class Function:
             Function._node_types[cls] = node_type
         return node_type
 
+    @_typed_apply
     @classmethod
     def apply(cls, *args: Any) -> Any:
         """Run ``forward`` (with grad disabled) and, when an input tensor requires grad in grad

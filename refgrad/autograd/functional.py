@@ -9,7 +9,7 @@ require grad, so the caller's tensors and graphs are not touched.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import numpy as np
 
@@ -21,6 +21,12 @@ from refgrad._tensor import Tensor
 __all__ = ["hessian", "hvp", "jacobian", "jvp", "vjp"]
 
 Inputs = Tensor | tuple[Tensor, ...]
+In = TypeVar("In", bound=Tensor | tuple[Tensor, ...])
+"""The inputs: results per input have their structure (a tensor, or a tuple as long)."""
+Out = TypeVar("Out", bound=Tensor | tuple[Tensor, ...])
+"""What the function returns: results per output have its structure."""
+InTuple = TypeVar("InTuple", bound=tuple[Tensor, ...])
+OutTuple = TypeVar("OutTuple", bound=tuple[Tensor, ...])
 
 
 def _as_tuple(value: Any) -> tuple[Any, ...]:
@@ -81,8 +87,8 @@ def _finish(values: tuple[Tensor, ...], create_graph: bool) -> tuple[Tensor, ...
 
 
 def vjp(
-    func: Callable[..., Any], inputs: Inputs, v: Tensor | tuple[Tensor, ...] | None = None, create_graph: bool = False
-) -> tuple[Any, Any]:
+    func: Callable[..., Out], inputs: In, v: Tensor | tuple[Tensor, ...] | None = None, create_graph: bool = False
+) -> tuple[Out, In]:
     """(func(inputs), vᵀ·J): the vector-Jacobian product (``v`` may be omitted for a scalar output)."""
     with _grad_mode.enable_grad():
         xs = _fresh_inputs(inputs, create_graph)
@@ -93,8 +99,8 @@ def vjp(
 
 
 def jvp(
-    func: Callable[..., Any], inputs: Inputs, v: Tensor | tuple[Tensor, ...] | None = None, create_graph: bool = False
-) -> tuple[Any, Any]:
+    func: Callable[..., Out], inputs: Inputs, v: Tensor | tuple[Tensor, ...] | None = None, create_graph: bool = False
+) -> tuple[Out, Out]:
     """(func(inputs), J·v): the Jacobian-vector product, as the VJP of a VJP: for u a dummy
     cotangent, g(u) = Jᵀu is linear in u, and d(vᵀ g(u))/du = J v."""
     with _grad_mode.enable_grad():
@@ -108,6 +114,16 @@ def jvp(
     return _like(out, _finish(outs, create_graph)), _like(out, _finish(result, create_graph))
 
 
+@overload
+def jacobian(func: Callable[..., Tensor], inputs: Tensor, create_graph: bool = False) -> Tensor: ...
+@overload
+def jacobian(func: Callable[..., Tensor], inputs: InTuple, create_graph: bool = False) -> InTuple: ...
+@overload
+def jacobian(func: Callable[..., OutTuple], inputs: Tensor, create_graph: bool = False) -> OutTuple: ...
+@overload
+def jacobian(
+    func: Callable[..., tuple[Tensor, ...]], inputs: InTuple, create_graph: bool = False
+) -> tuple[InTuple, ...]: ...
 def jacobian(func: Callable[..., Any], inputs: Inputs, create_graph: bool = False) -> Any:
     """∂output/∂input: for one output and one input a tensor of shape output.shape + input.shape;
     tuples (per output, then per input) otherwise. Built row by row with ``autograd.grad``."""
@@ -135,6 +151,10 @@ def _stack_rows(rows: list[Tensor], output: Tensor, input: Tensor) -> Tensor:
     return reshape(stack(rows), shape)
 
 
+@overload
+def hessian(func: Callable[..., Tensor], inputs: Tensor, create_graph: bool = False) -> Tensor: ...
+@overload
+def hessian(func: Callable[..., Tensor], inputs: InTuple, create_graph: bool = False) -> tuple[InTuple, ...]: ...
 def hessian(func: Callable[..., Any], inputs: Inputs, create_graph: bool = False) -> Any:
     """The matrix of second derivatives of a scalar function: the Jacobian of its gradient."""
 
@@ -146,8 +166,8 @@ def hessian(func: Callable[..., Any], inputs: Inputs, create_graph: bool = False
 
 
 def hvp(
-    func: Callable[..., Any], inputs: Inputs, v: Tensor | tuple[Tensor, ...], create_graph: bool = False
-) -> tuple[Any, Any]:
+    func: Callable[..., Tensor], inputs: In, v: Tensor | tuple[Tensor, ...], create_graph: bool = False
+) -> tuple[Tensor, In]:
     """(func(inputs), H·v) for a scalar function, without forming H (the Hessian is symmetric)."""
     with _grad_mode.enable_grad():
         xs = _fresh_inputs(inputs, create_graph)
