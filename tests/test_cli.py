@@ -341,3 +341,29 @@ def test_the_readme_shows_what_its_main_command_prints() -> None:
     args = [arg.strip('"') for arg in re.findall(r'"[^"]*"|\S+', command[1])]
     assert args == SEED
     assert refgrad(*args).stdout == shown[1]
+
+
+def test_on_a_terminal_fuzz_shows_progress_and_compare_colours() -> None:
+    """Standard output and error on a pseudo-terminal: progress lines and colour appear."""
+    import pty
+
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "NO_COLOR")}
+    outputs = []
+    for args in (["fuzz", "--programs", "2", "--seed", "1"], SEED):
+        leader, follower = pty.openpty()
+        with subprocess.Popen([console_script(), *args], stdout=follower, stderr=follower, env=env) as process:
+            os.close(follower)
+            chunks = []
+            while True:
+                try:
+                    chunk = os.read(leader, 4096)
+                except OSError:  # the terminal closed: the command finished
+                    break
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            assert process.wait(timeout=120) == 0
+        os.close(leader)
+        outputs.append(b"".join(chunks).decode())
+    assert "\rfuzz: 1/2 programs, 0 failures" in outputs[0] and "\rfuzz: 2/2 programs, 0 failures" in outputs[0]
+    assert "\033[32magree\033[0m" in outputs[1]
