@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from properties.engines import EngineAdapter
+
 from helpers import NOGRAD, TWICE, as_array, central_difference, raises_exactly, size_text
 
 NONLEAF_PREFIX = (
@@ -96,26 +98,26 @@ def test_any_one_element_output_is_accepted(engine: ModuleType, shape: list[int]
     ids=str,
 )
 def test_gradient_must_have_exactly_the_output_shape(
-    engine: ModuleType, out_shape: list[int], grad_shape: list[int]
+    engine: ModuleType, adapter: EngineAdapter, out_shape: list[int], grad_shape: list[int]
 ) -> None:
     x = engine.tensor(np.ones(out_shape).tolist(), requires_grad=True)
     y = x * 2.0
     g = engine.tensor(np.ones(grad_shape).tolist())
     message = (
-        f"Mismatch in shape: grad_output[0] has a shape of {size_text(engine, grad_shape)} "
-        f"and output[0] has a shape of {size_text(engine, out_shape)}."
+        f"Mismatch in shape: grad_output[0] has a shape of {size_text(adapter, grad_shape)} "
+        f"and output[0] has a shape of {size_text(adapter, out_shape)}."
     )
     with raises_exactly(RuntimeError, message):
         y.backward(g)
     assert x.grad is None
 
 
-def test_mismatch_message_of_the_reference(engine: ModuleType) -> None:
+def test_mismatch_message_of_the_reference(engine: ModuleType, adapter: EngineAdapter) -> None:
     y = engine.tensor([1.0, 2.0, 3.0], requires_grad=True) * 2.0
     with raises_exactly(
         RuntimeError,
-        f"Mismatch in shape: grad_output[0] has a shape of {size_text(engine, [2])} and output[0] "
-        f"has a shape of {size_text(engine, [3])}.",
+        f"Mismatch in shape: grad_output[0] has a shape of {size_text(adapter, [2])} and output[0] "
+        f"has a shape of {size_text(adapter, [3])}.",
     ):
         y.backward(engine.tensor([1.0, 1.0]))
 
