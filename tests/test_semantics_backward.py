@@ -243,6 +243,19 @@ def test_accumulation_is_in_place(engine: ModuleType) -> None:
     np.testing.assert_array_equal(as_array(g), [4.0, 8.0, 12.0])
 
 
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")
+def test_accumulation_with_create_graph_is_out_of_place(engine: ModuleType) -> None:
+    """Observed on torch 2.13 (the reference says in place without this exception): with
+    create_graph the sum is a new tensor, part of the graph, and the old .grad is left alone."""
+    x = engine.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    (x * x).sum().backward(create_graph=True)
+    first = x.grad
+    (x * x).sum().backward(create_graph=True)
+    assert x.grad is not first and x.grad.requires_grad
+    np.testing.assert_array_equal(as_array(x.grad), [4.0, 8.0, 12.0])
+    np.testing.assert_array_equal(as_array(first), [2.0, 4.0, 6.0])
+
+
 def test_after_grad_none_the_next_backward_creates_a_new_tensor(engine: ModuleType) -> None:
     x = engine.tensor([1.0, 2.0, 3.0], requires_grad=True)
     (x * x).sum().backward()
