@@ -1,4 +1,5 @@
-"""The conformance suite as a product: choosing the engine (properties/engines.py).
+"""The conformance suite as a product: choosing the engine (properties/engines.py) and the
+map of reference items to tests (properties/coverage.py).
 
 Runs of pytest on a few selected tests go through a subprocess, with tests/ on PYTHONPATH so
 that the third-party engine of the examples, tests/fake_engine.py, can be imported.
@@ -6,6 +7,7 @@ that the third-party engine of the examples, tests/fake_engine.py, can be import
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import subprocess
@@ -15,6 +17,17 @@ from pathlib import Path
 import pytest
 
 import fake_engine
+from properties.coverage import (
+    CHECKS,
+    Item,
+    check_problems,
+    coverage_table,
+    documented_table,
+    gaps,
+    items_of,
+    load_reference,
+    reference_items,
+)
 from properties.engines import BUILTIN, EngineError, ModuleAdapter, base_id, engine_names, load_engine
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,3 +140,68 @@ def test_unknown_engine_is_a_usage_error() -> None:
     result = run_pytest("tests/test_semantics_graph.py", "--engine", "notanengine")
     assert result.returncode == pytest.ExitCode.USAGE_ERROR
     assert "cannot import engine module 'notanengine'" in result.stderr
+
+# ---------------------------------------------------------------------------
+# Reference items -> tests (properties/coverage.py)
+
+
+def test_reference_items_are_numbered_1_to_51_in_12_sections() -> None:
+    items = reference_items(load_reference())
+    assert [item.number for item in items] == list(range(1, 52))
+    assert len({item.section for item in items}) == 12  # section 13 (gradcheck) has no numbered item
+    assert items[6].section == "2. backward()" and items[6].text.startswith("Non-scalar output without")
+
+
+def test_every_listed_test_and_item_exists() -> None:
+    assert check_problems(CHECKS, reference_items(load_reference()), ROOT) == []
+
+
+def test_the_map_checker_flags_what_does_not_exist(tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_a.py").write_text("def test_x(): pass\ndef helper(): pass\n", encoding="utf-8")
+    checks: dict[str, dict[str, tuple[int, ...]]] = {
+        "tests/test_a.py": {"test_x": (1, 99), "test_gone": (1,), "helper": (1,), "test_x_again": ()},
+        "tests/test_missing.py": {"test_y": (1,)},
+    }
+    assert check_problems(checks, reference_items(load_reference()), tmp_path) == [
+        "tests/test_a.py::test_x: item 99 is not in the reference",
+        "tests/test_a.py::test_gone: no such test",
+        "tests/test_a.py::helper: no such test",
+        "tests/test_a.py::test_x_again: no such test",
+        "tests/test_a.py::test_x_again: no item listed",
+        "tests/test_missing.py: no such file",
+    ]
+
+
+def test_no_test_is_listed_twice_in_a_file() -> None:
+    """A repeated key in CHECKS' literal would silently drop the first entry."""
+    tree = ast.parse((ROOT / "properties" / "coverage.py").read_text(encoding="utf-8"))
+    repeated = [
+        key.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Dict)
+        for key in node.keys
+        if isinstance(key, ast.Constant) and [k.value for k in node.keys if isinstance(k, ast.Constant)].count(key.value) > 1
+    ]
+    assert repeated == []
+
+
+def test_the_docs_table_is_the_generated_one() -> None:
+    documented = documented_table((ROOT / "docs" / "conformance.md").read_text(encoding="utf-8"))
+    assert documented == coverage_table(reference_items(load_reference())), "run: python -m properties.coverage --write"
+
+
+def test_an_item_without_tests_is_listed_as_a_gap() -> None:
+    items = [*reference_items(load_reference()), Item(52, "12. Non-differentiable points", "A new statement.")]
+    assert gaps(items) == items[-1:]
+    table = coverage_table(items)
+    assert "| 52 | A new statement. | **gap: no test** |" in table
+    mapped = sum(len(tests) for tests in CHECKS.values())
+    assert table.endswith(f"51 of 52 items are checked, by {mapped} test functions; gaps: 52.")
+
+
+def test_items_of_a_test() -> None:
+    assert items_of("tests/test_semantics_backward.py::test_accumulation_is_in_place") == (10,)
+    assert items_of("tests/test_semantics_graph.py::test_scalar_divided_by_tensor_goes_through_reciprocal") == (3, 4)
+    assert items_of("tests/test_bad_input.py::test_cat_of_nothing") == ()  # beyond the numbered items
+
