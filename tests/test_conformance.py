@@ -1,13 +1,17 @@
-"""The conformance suite as a product: choosing the engine (properties/engines.py) and the
-map of reference items to tests (properties/coverage.py).
+"""The conformance suite as a product: choosing the engine (properties/engines.py), the map
+of reference items to tests (properties/coverage.py), each test's outcome (the pytest plugin
+properties/outcomes.py) and the report of ``refgrad conformance`` (oracles/conformance.py).
 
-Runs of pytest on a few selected tests go through a subprocess, with tests/ on PYTHONPATH so
+Runs of pytest go through a subprocess on a few selected tests, with tests/ on PYTHONPATH so
 that the third-party engine of the examples, tests/fake_engine.py, can be imported.
 """
 
 from __future__ import annotations
 
+import argparse
 import ast
+import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -17,6 +21,8 @@ from pathlib import Path
 import pytest
 
 import fake_engine
+from oracles.conformance import Report, Outcome, add_command, find_suite
+from refgrad import __version__ as refgrad_version
 from properties.coverage import (
     CHECKS,
     Item,
@@ -61,8 +67,8 @@ def test_environment_variable_wins_over_the_default() -> None:
     assert engine_names(None, {"REFGRAD_ENGINE": " torch , fake_engine "}) == ["torch", "fake_engine"]
 
 
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch is not installed")
 def test_default_is_refgrad_and_torch_when_installed() -> None:
-    pytest.importorskip("torch")
     assert engine_names(None, {}) == ["refgrad", "torch"] == engine_names([], {"REFGRAD_ENGINE": " "})
 
 
@@ -110,13 +116,6 @@ def test_base_id_drops_the_parameters() -> None:
 # pytest --engine / REFGRAD_ENGINE, deviations
 
 
-def test_pytest_engine_option_runs_that_engine_only() -> None:
-    result = run_pytest("-rA", "tests/test_semantics_graph.py", "-k", GRAPH_DEVIATIONS, "--engine", "torch")
-    assert result.returncode == 0, result.stdout
-    assert set(outcomes(result).values()) == {"PASSED"} and len(outcomes(result)) == 3
-    assert all(node.endswith("[torch]") for node in outcomes(result))
-
-
 def test_refgrad_deviations_are_strict_xfails_with_their_reason() -> None:
     result = run_pytest("-rA", "tests/test_semantics_graph.py", "-k", GRAPH_DEVIATIONS, env={"REFGRAD_ENGINE": "refgrad"})
     assert result.returncode == 0, result.stdout
@@ -124,22 +123,11 @@ def test_refgrad_deviations_are_strict_xfails_with_their_reason() -> None:
     assert "PyTorch returns its C++ qualified name" in result.stdout
 
 
-def test_third_party_engine_lists_its_own_deviations() -> None:
-    """The fake engine is refgrad: refgrad's markers do not excuse it, its own list does."""
-    result = run_pytest("-rA", "tests/test_semantics_graph.py", "-k", GRAPH_DEVIATIONS, "--engine", "fake_engine")
-    assert result.returncode == 1
-    assert outcomes(result) == {
-        "tests/test_semantics_graph.py::test_vector_matrix_product_node_name[fake]": "XFAIL",
-        "tests/test_semantics_graph.py::test_batched_matrix_product_node_name[fake]": "XFAIL",
-        "tests/test_semantics_graph.py::test_accumulate_grad_name[fake]": "FAILED",
-    }
-    assert "fake folds batched @ 2-D as refgrad does" in result.stdout
-
-
 def test_unknown_engine_is_a_usage_error() -> None:
     result = run_pytest("tests/test_semantics_graph.py", "--engine", "notanengine")
     assert result.returncode == pytest.ExitCode.USAGE_ERROR
     assert "cannot import engine module 'notanengine'" in result.stderr
+
 
 # ---------------------------------------------------------------------------
 # Reference items -> tests (properties/coverage.py)
@@ -205,3 +193,172 @@ def test_items_of_a_test() -> None:
     assert items_of("tests/test_semantics_graph.py::test_scalar_divided_by_tensor_goes_through_reciprocal") == (3, 4)
     assert items_of("tests/test_bad_input.py::test_cat_of_nothing") == ()  # beyond the numbered items
 
+
+# ---------------------------------------------------------------------------
+# Each test's outcome (properties/outcomes.py), on a small suite of its own
+
+OUTCOME_CASES = '''
+import pytest
+
+def test_passes(engine):
+    assert engine.tensor([1.0]).tolist() == [1.0]
+
+def test_fails(engine):
+    assert engine.tensor([1.0]).tolist() == [2.0], "one is not two"
+
+@pytest.mark.deviation("this engine says one is two")
+def test_listed_deviation(engine):
+    assert engine.tensor([1.0]).tolist() == [2.0]
+
+@pytest.mark.deviation("listed, but it passes")
+def test_listed_deviation_that_passes(engine):
+    pass
+
+def test_skipped(engine):
+    pytest.skip("not today")
+
+@pytest.fixture
+def breaks_after():
+    yield
+    raise ValueError("teardown broke")
+
+def test_teardown_fails(engine, breaks_after):
+    pass
+
+def test_without_engine():
+    pass
+'''
+
+
+def test_outcomes_of_each_kind(tmp_path: Path) -> None:
+    (tmp_path / "test_cases.py").write_text(OUTCOME_CASES, encoding="utf-8")
+    out = tmp_path / "outcomes.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "properties.engines", "-p", "properties.outcomes",
+         "--conformance-json", str(out), "--engine", "refgrad", "test_cases.py"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    document = json.loads(out.read_text(encoding="utf-8"))
+    assert document["engines"] == [{"name": "refgrad", "version": refgrad_version}]
+    assert {t["id"]: (t["outcome"], t["detail"]) for t in document["tests"]} == {
+        "test_cases.py::test_passes[refgrad]": ("passed", ""),
+        "test_cases.py::test_fails[refgrad]": ("failed", "AssertionError: one is not two"),
+        "test_cases.py::test_listed_deviation[refgrad]": ("deviation", "this engine says one is two"),
+        "test_cases.py::test_listed_deviation_that_passes[refgrad]": ("failed", "[XPASS(strict)] listed, but it passes"),
+        "test_cases.py::test_skipped[refgrad]": ("failed", "skipped: not today"),
+        "test_cases.py::test_teardown_fails[refgrad]": ("failed", "error in teardown: ValueError: teardown broke"),
+    }  # test_without_engine is not part of the suite
+
+
+# ---------------------------------------------------------------------------
+# The report (oracles/conformance.py)
+
+S1, S2 = "1. Leaves, grad_fn, next_functions", "2. backward()"
+
+
+def report_of(*tests: Outcome) -> Report:
+    return Report("mine", "1.0", "python -m pytest --engine mine", [S1, S2, "3. autograd.grad"], list(tests))
+
+
+def test_report_counts_a_test_in_each_of_its_sections_and_groups_the_others_by_file() -> None:
+    report = report_of(
+        Outcome("tests/test_a.py::test_x[mine]", "passed", "", (S1, S2)),
+        Outcome("tests/test_a.py::test_y[mine]", "deviation", "on purpose", (S2,)),
+        Outcome("tests/test_b.py::test_z[mine]", "passed", "", ()),
+    )
+    assert [(group, tally.as_dict()) for group, tally in report.rows()] == [
+        (S1, {"passed": 1, "failed": 0, "deviation": 0}),
+        (S2, {"passed": 1, "failed": 0, "deviation": 1}),
+        ("other: tests/test_b.py", {"passed": 1, "failed": 0, "deviation": 0}),
+    ]
+    assert report.total().as_dict() == {"passed": 2, "failed": 0, "deviation": 1}
+    assert report.ok and report.verdict() == "PASS: every test passes but for 1 listed deviation"
+
+
+def test_report_fails_on_any_failure_and_on_an_empty_run() -> None:
+    failing = report_of(
+        Outcome("tests/test_a.py::test_x[mine]", "passed", "", (S1,)),
+        Outcome("tests/test_a.py::test_y[mine]", "failed", "AssertionError: no", (S1,)),
+    )
+    assert not failing.ok and failing.verdict() == "FAIL: 1 test failed"
+    assert not report_of().ok and report_of().verdict() == "FAIL: no test ran"
+
+
+def test_report_text_lists_deviations_and_failures_with_their_reasons() -> None:
+    text = report_of(
+        Outcome("tests/test_a.py::test_x[mine]", "deviation", "mine rounds differently", (S1,)),
+        Outcome("tests/test_a.py::test_y[mine]", "deviation", "mine rounds differently", (S1,)),
+        Outcome("tests/test_a.py::test_z[mine]", "failed", "AssertionError: 1 != 2", (S2,)),
+    ).to_text()
+    assert text.splitlines()[0] == "Conformance of mine 1.0: 3 tests, 0 passed, 1 failed, 2 deviations"
+    assert "Deviations (2 tests):\n- mine rounds differently\n    tests/test_a.py::test_x[mine]\n    tests/test_a.py::test_y[mine]\n" in text
+    assert "Failures (1 test):\n- AssertionError: 1 != 2\n    tests/test_a.py::test_z[mine]\n" in text
+    assert text.endswith("\nFAIL: 1 test failed")
+
+
+# ---------------------------------------------------------------------------
+# refgrad conformance, end to end on a few tests
+
+SELECTION = ["tests/test_semantics_graph.py", "-k", f"{GRAPH_DEVIATIONS} or test_tensor_without_grad_is_leaf"]
+
+
+def run_command(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """``refgrad conformance ARGV`` as oracles/cli.py runs it: (exit code, stdout, stderr)."""
+    parser = argparse.ArgumentParser(prog="refgrad")
+    add_command(parser.add_subparsers())
+    args = parser.parse_args(["conformance", *argv])
+    code: int = args.run(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_refgrad_passes_but_for_its_listed_deviations(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_command(["--json", *SELECTION], capsys)
+    report = json.loads(out)
+    assert code == 0 and report["ok"] and report["engine"] == "refgrad"
+    assert report["total"] == {"passed": 2, "failed": 0, "deviation": 3}
+    assert report["sections"][0] == {"section": S1, "passed": 2, "failed": 0, "deviation": 1}  # item 4: accumulate_grad_name
+    assert {d["reason"]: d["tests"] for d in report["deviations"]}[
+        "AccumulateGrad.name() is the class name in refgrad; PyTorch returns its C++ qualified name"
+    ] == ["tests/test_semantics_graph.py::test_accumulate_grad_name[refgrad]"]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch is not installed")
+def test_torch_passes_everything(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_command(["--engine", "torch", "--json", *SELECTION], capsys)
+    report = json.loads(out)
+    assert code == 0 and report["total"] == {"passed": 5, "failed": 0, "deviation": 0}
+    assert all(re.search(r"[\[-]torch[-\]]", t["id"]) for t in report["tests"])  # --engine torch: torch only
+
+
+def test_third_party_engine_by_module_path() -> None:
+    """``python -m oracles.conformance``, the engine importable from the caller's PYTHONPATH."""
+    result = subprocess.run(
+        [sys.executable, "-m", "oracles.conformance", "--engine", "fake_engine", *SELECTION],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": "tests"}, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.startswith("Conformance of fake 0.1.0: 5 tests, 2 passed, 1 failed, 2 deviations\n")
+    assert "- fake records 1-D @ 2-D as refgrad does\n    tests/test_semantics_graph.py::test_vector_matrix_product_node_name[fake]" in result.stdout
+    assert "Failures (1 test):\n- AssertionError: assert 'AccumulateGrad' == 'torch::autog" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "error"),
+    [
+        (["--engine", "notanengine", *SELECTION], "cannot import engine module 'notanengine': No module named 'notanengine'"),
+        (["--engine", "refgrad,torch", *SELECTION], "one engine per run, got 'refgrad,torch'"),
+        (["tests/test_numeric.py"], "no conformance test matches the selection"),  # no test there takes an engine
+        (["--suite", "docs"], "docs holds no conformance suite (tests/ and properties/ of a refgrad source checkout)"),
+    ],
+)
+def test_bad_usage_is_one_line_and_exit_code_2(capsys: pytest.CaptureFixture[str], argv: list[str], error: str) -> None:
+    assert run_command(argv, capsys) == (2, "", f"refgrad conformance: error: {error}\n")
+
+
+def test_suite_found_from_anywhere_in_the_checkout(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(ROOT / "docs")
+    assert find_suite(None) == ROOT
+    monkeypatch.chdir(tmp_path)  # outside: the checkout this module comes from
+    assert find_suite(None) == ROOT
