@@ -32,6 +32,8 @@ from typing import IO, Any, NoReturn
 import numpy as np
 import numpy.typing as npt
 
+from oracles import conformance
+
 FloatArray = npt.NDArray[np.float64]
 JSON_SCHEMA_VERSION = 1
 """Bumped when a field of the ``--json`` output changes meaning or disappears."""
@@ -429,6 +431,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--no-gradgrad", action="store_true", help="skip gradgradcheck (second derivatives)")
     _output_options(check)
     check.set_defaults(run=_gradcheck)
+
+    conformance.add_command(commands)
     return parser
 
 

@@ -1,6 +1,6 @@
 """Hypothesis profiles (``dev`` fast, ``ci`` bounded, ``thorough`` long campaigns), chosen by
-the environment variable REFGRAD_HYPOTHESIS_PROFILE (default: ``ci`` under CI, else ``dev``);
-the engine fixture shared with tests/."""
+the environment variable REFGRAD_HYPOTHESIS_PROFILE (default: ``ci`` under CI, else ``dev``).
+The engine fixtures come from the plugin properties/engines.py, shared with tests/."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import os
 
 from hypothesis import HealthCheck, settings
 
-from properties.engines import _grad_modes_left_as_found, engine  # noqa: F401  (fixtures)
 
 # The engine fixture only hands over a module, so sharing it across examples is safe.
 _SUPPRESS = [HealthCheck.function_scoped_fixture]

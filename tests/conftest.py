@@ -2,9 +2,9 @@
 when it can be imported, on PyTorch itself (the reference for what the semantics are).
 
 A test that states a PyTorch semantic takes the ``engine`` fixture (the module, used
-as ``engine.tensor(...)``, ``engine.no_grad()``...). A deliberate refgrad deviation is
+as ``engine.tensor(...)``, ``engine.no_grad()``...), or the ``adapter`` fixture when it
+needs how the engine names its types in messages. A deliberate refgrad deviation is
 marked ``@pytest.mark.deviation("reason")``: it must then fail on refgrad (strict xfail)
-and pass on torch. The fixtures live in properties/engines.py, shared with the property tests.
+and pass on torch. The fixtures come from the plugin properties/engines.py (loaded by
+pyproject's addopts), shared with the property tests; ``pytest --engine NAME`` picks the engine.
 """
-
-from properties.engines import _grad_modes_left_as_found, engine  # noqa: F401  (fixtures)

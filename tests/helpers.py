@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable, Iterator
-from types import ModuleType
 from typing import Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
 import pytest
+
+from properties.engines import EngineAdapter
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -46,9 +47,9 @@ def as_decorator(decorator: Any) -> Callable[[F], F]:
     return cast(Callable[[F], F], decorator)
 
 
-def size_text(engine: ModuleType, dims: list[int]) -> str:
+def size_text(adapter: EngineAdapter, dims: list[int]) -> str:
     """How the engine spells a shape in messages: ``torch.Size([2])`` / ``refgrad.Size([2])``."""
-    return f"{engine.__name__}.Size({dims})"
+    return f"{adapter.type_prefix}.Size({dims})"
 
 
 def as_array(t: Any) -> FloatArray:

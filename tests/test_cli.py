@@ -273,7 +273,7 @@ DOC_PICTURES = {
 }
 
 
-@pytest.mark.parametrize("command", ["compare", "fuzz", "graph", "gradcheck"])
+@pytest.mark.parametrize("command", ["compare", "fuzz", "graph", "gradcheck", "conformance"])
 def test_every_subcommand_has_help(command: str) -> None:
     result = refgrad(command, "--help")
     assert result.returncode == 0 and result.stdout.startswith(f"usage: refgrad {command}")

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from properties.engines import EngineAdapter
+
 from helpers import NOGRAD, TWICE, as_array, raises_exactly, size_text
 
 NOT_REQUIRING = "One of the differentiated Tensors does not require grad"
@@ -311,11 +313,11 @@ def test_non_scalar_output_without_grad_outputs(engine: ModuleType) -> None:
         engine.autograd.grad(x * x, x)
 
 
-def test_grad_outputs_of_the_wrong_shape(engine: ModuleType) -> None:
+def test_grad_outputs_of_the_wrong_shape(engine: ModuleType, adapter: EngineAdapter) -> None:
     x = leaf(engine, [1.0, 2.0, 3.0])
     message = (
-        f"Mismatch in shape: grad_output[0] has a shape of {size_text(engine, [2])} "
-        f"and output[0] has a shape of {size_text(engine, [3])}."
+        f"Mismatch in shape: grad_output[0] has a shape of {size_text(adapter, [2])} "
+        f"and output[0] has a shape of {size_text(adapter, [3])}."
     )
     with raises_exactly(RuntimeError, message):
         engine.autograd.grad(x * x, x, grad_outputs=engine.tensor([1.0, 1.0], dtype=engine.float64))

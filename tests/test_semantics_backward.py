@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from properties.engines import EngineAdapter
+
 from helpers import NOGRAD, TWICE, as_array, central_difference, raises_exactly, size_text
 
 NONLEAF_PREFIX = (
@@ -96,26 +98,26 @@ def test_any_one_element_output_is_accepted(engine: ModuleType, shape: list[int]
     ids=str,
 )
 def test_gradient_must_have_exactly_the_output_shape(
-    engine: ModuleType, out_shape: list[int], grad_shape: list[int]
+    engine: ModuleType, adapter: EngineAdapter, out_shape: list[int], grad_shape: list[int]
 ) -> None:
     x = engine.tensor(np.ones(out_shape).tolist(), requires_grad=True)
     y = x * 2.0
     g = engine.tensor(np.ones(grad_shape).tolist())
     message = (
-        f"Mismatch in shape: grad_output[0] has a shape of {size_text(engine, grad_shape)} "
-        f"and output[0] has a shape of {size_text(engine, out_shape)}."
+        f"Mismatch in shape: grad_output[0] has a shape of {size_text(adapter, grad_shape)} "
+        f"and output[0] has a shape of {size_text(adapter, out_shape)}."
     )
     with raises_exactly(RuntimeError, message):
         y.backward(g)
     assert x.grad is None
 
 
-def test_mismatch_message_of_the_reference(engine: ModuleType) -> None:
+def test_mismatch_message_of_the_reference(engine: ModuleType, adapter: EngineAdapter) -> None:
     y = engine.tensor([1.0, 2.0, 3.0], requires_grad=True) * 2.0
     with raises_exactly(
         RuntimeError,
-        f"Mismatch in shape: grad_output[0] has a shape of {size_text(engine, [2])} and output[0] "
-        f"has a shape of {size_text(engine, [3])}.",
+        f"Mismatch in shape: grad_output[0] has a shape of {size_text(adapter, [2])} and output[0] "
+        f"has a shape of {size_text(adapter, [3])}.",
     ):
         y.backward(engine.tensor([1.0, 1.0]))
 
@@ -239,6 +241,19 @@ def test_accumulation_is_in_place(engine: ModuleType) -> None:
     (x * x).sum().backward()
     assert x.grad is g
     np.testing.assert_array_equal(as_array(g), [4.0, 8.0, 12.0])
+
+
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")
+def test_accumulation_with_create_graph_is_out_of_place(engine: ModuleType) -> None:
+    """Observed on torch 2.13 (the reference says in place without this exception): with
+    create_graph the sum is a new tensor, part of the graph, and the old .grad is left alone."""
+    x = engine.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    (x * x).sum().backward(create_graph=True)
+    first = x.grad
+    (x * x).sum().backward(create_graph=True)
+    assert x.grad is not first and x.grad.requires_grad
+    np.testing.assert_array_equal(as_array(x.grad), [4.0, 8.0, 12.0])
+    np.testing.assert_array_equal(as_array(first), [2.0, 4.0, 6.0])
 
 
 def test_after_grad_none_the_next_backward_creates_a_new_tensor(engine: ModuleType) -> None:

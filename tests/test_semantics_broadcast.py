@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from properties.engines import EngineAdapter
+
 from helpers import FloatArray, as_array, raises_exactly, size_text
 
 Shape = tuple[int, ...]
@@ -219,13 +221,13 @@ def test_sum_dim_without_keepdim_backward(engine: ModuleType) -> None:
     np.testing.assert_array_equal(as_array(x.grad), [[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]])
 
 
-def test_sum_keepdim_gradient_must_keep_the_dim(engine: ModuleType) -> None:
+def test_sum_keepdim_gradient_must_keep_the_dim(engine: ModuleType, adapter: EngineAdapter) -> None:
     """The upstream gradient of a keepdim result must have the kept (2,1) shape."""
     x = leaf(engine, [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
     y = x.sum(1, keepdim=True)
     message = (
-        f"Mismatch in shape: grad_output[0] has a shape of {size_text(engine, [2])} "
-        f"and output[0] has a shape of {size_text(engine, [2, 1])}."
+        f"Mismatch in shape: grad_output[0] has a shape of {size_text(adapter, [2])} "
+        f"and output[0] has a shape of {size_text(adapter, [2, 1])}."
     )
     with raises_exactly(RuntimeError, message):
         y.backward(const(engine, [1.0, 2.0]))

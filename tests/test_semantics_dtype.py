@@ -207,6 +207,13 @@ def test_gradient_at_non_differentiable_point(
     np.testing.assert_array_equal(grad_of(engine, lambda t: fn(engine, t), x), expected)
 
 
+@pytest.mark.deviation("refgrad has no floor or round yet")
+@pytest.mark.parametrize("op", ["floor", "round"])
+def test_floor_and_round_have_zero_gradient(engine: ModuleType, op: str) -> None:
+    fn = getattr(engine, op)
+    np.testing.assert_array_equal(grad_of(engine, fn, [-1.5, 0.0, 0.4, 2.5]), [0.0, 0.0, 0.0, 0.0])
+
+
 def test_clamp_0_1_with_sum_matches_reference_vector(engine: ModuleType) -> None:
     """The reference's own statement: gradient [0, 1, 1, 1, 0]."""
     x = leaf(engine, [-0.5, 0.0, 0.5, 1.0, 1.5])

@@ -38,6 +38,8 @@ import numpy as np
 import pytest
 import sympy as sp  # type: ignore[import-untyped]
 
+from properties.engines import EngineAdapter
+
 from helpers import FloatArray, NOGRAD, as_array, raises_exactly, size_text
 
 CREATE_GRAPH_WARNING = "ignore:Using backward\\(\\) with create_graph=True"
@@ -949,8 +951,8 @@ def test_vjp_without_v_for_a_non_scalar_output(engine: ModuleType) -> None:
         fn_ns(engine).vjp(lambda t: t * 2.0, arr(engine, [1.0, 2.0]))
 
 
-def test_vjp_with_v_of_the_wrong_size(engine: ModuleType) -> None:
-    message = f"v has invalid size: should be {size_text(engine, [2])} but got {size_text(engine, [3])}."
+def test_vjp_with_v_of_the_wrong_size(engine: ModuleType, adapter: EngineAdapter) -> None:
+    message = f"v has invalid size: should be {size_text(adapter, [2])} but got {size_text(adapter, [3])}."
     with raises_exactly(RuntimeError, message):
         fn_ns(engine).vjp(lambda t: t * 2.0, arr(engine, [1.0, 2.0]), arr(engine, [1.0, 1.0, 1.0]))
 
