@@ -21,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "docs" / "reference" / "pytorch-autograd-semantics.md"
 DOC = ROOT / "docs" / "conformance.md"
+SEMANTICS = ROOT / "docs" / "semantics.md"
 TABLE_BEGIN, TABLE_END = "<!-- coverage table: begin -->", "<!-- coverage table: end -->"
 
 # fmt: off
@@ -573,6 +574,63 @@ def coverage_table(items: list[Item]) -> str:
     return "\n".join(lines)
 
 
+def deviations(root: Path = ROOT) -> dict[str, str]:
+    """``file::function`` -> the reason of its ``@pytest.mark.deviation(...)`` marker, for the
+    tests of ``CHECKS`` (read from the sources)."""
+    found: dict[str, str] = {}
+    for path in CHECKS:
+        module = ast.parse((root / path).read_text(encoding="utf-8"))
+        strings = {  # module-level NAME = "text", for reasons given by name
+            target.id: node.value.value
+            for node in module.body
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+            for target in node.targets
+            if isinstance(target, ast.Name)
+        }
+        for function in (node for node in module.body if isinstance(node, ast.FunctionDef)):
+            for decorator in function.decorator_list:
+                if isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Attribute) and decorator.func.attr == "deviation":
+                    reason = decorator.args[0]
+                    text = reason.value if isinstance(reason, ast.Constant) else strings.get(getattr(reason, "id", ""))
+                    found[f"{path}::{function.name}"] = str(text) if text is not None else "(see the test)"
+    return found
+
+
+def _test_lines(root: Path = ROOT) -> dict[str, int]:
+    """``file::function`` -> the line its definition starts on."""
+    return {
+        f"{path}::{node.name}": node.lineno
+        for path in CHECKS
+        for node in ast.parse((root / path).read_text(encoding="utf-8")).body
+        if isinstance(node, ast.FunctionDef)
+    }
+
+
+def semantics_body(items: list[Item]) -> str:
+    """The generated part of docs/semantics.md: per item of the reference, its statement,
+    refgrad's parity with PyTorch 2.13 (same, or the deviation and its reason) and links to
+    the tests that check it."""
+    covered, deviating, lines_of = tests_of(CHECKS), deviations(), _test_lines()
+    lines: list[str] = []
+    section = ""
+    for item in items:
+        if item.section != section:
+            section = item.section
+            lines += [f"### {section}", ""]
+        tests = covered.get(item.number, [])
+        reasons = sorted({deviating[t] for t in tests if t in deviating})
+        parity = "**parity: refgrad deviates** — " + "; ".join(reasons) if reasons else "parity: as PyTorch 2.13"
+        lines.append(f"**{item.number}.** {item.text}")
+        if item.number in CORRECTIONS:
+            lines += ["", f"*On torch 2.13 (what the tests check):* {CORRECTIONS[item.number]}"]
+        links = ", ".join(
+            f"[`{_short(t.partition('::')[0])}::{t.partition('::')[2].removeprefix('test_')}`](../{t.partition('::')[0]}#L{lines_of[t]})"
+            for t in tests
+        )
+        lines += ["", f"{parity}. Tests: {links or '**none (a gap)**'}", ""]
+    return "\n".join(lines).rstrip("\n")
+
+
 def _table_span(doc: str) -> tuple[int, int]:
     begin, end = doc.index(TABLE_BEGIN) + len(TABLE_BEGIN), doc.index(TABLE_END)
     return begin, end
@@ -589,13 +647,16 @@ def with_table(doc: str, table: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    """``python -m properties.coverage``: print the table; ``--write``: put it in docs/conformance.md."""
+    """``python -m properties.coverage``: print the table; ``--write``: put it in
+    docs/conformance.md and the per-item page in docs/semantics.md."""
     if argv not in ([], ["--write"]):
         print("usage: python -m properties.coverage [--write]", file=sys.stderr)
         return 2
-    table = coverage_table(reference_items(load_reference()))
+    items = reference_items(load_reference())
+    table = coverage_table(items)
     if argv:
         DOC.write_text(with_table(DOC.read_text(encoding="utf-8"), table), encoding="utf-8")
+        SEMANTICS.write_text(with_table(SEMANTICS.read_text(encoding="utf-8"), semantics_body(items)), encoding="utf-8")
     else:
         print(table)
     return 0

@@ -406,11 +406,34 @@ def abs(input: Tensor) -> Tensor:
     return one_input(AbsBackward0(), np.abs(input._data), input, (input,))
 
 
-class SignBackward0(Node):
+class _PiecewiseConstant(Node):
     __slots__ = ()
 
     def vjp(self, grad: Tensor) -> Grads:
-        return (zeros_of(grad),)  # piecewise constant; 0 also at the jump
+        return (zeros_of(grad),)  # 0 also at the jumps, as PyTorch
+
+
+class SignBackward0(_PiecewiseConstant):
+    __slots__ = ()
+
+
+class FloorBackward0(_PiecewiseConstant):
+    __slots__ = ()
+
+
+class RoundBackward0(_PiecewiseConstant):
+    __slots__ = ()
+
+
+def floor(input: Tensor) -> Tensor:
+    data = input._data
+    return one_input(FloorBackward0(), np.floor(data) if data.dtype.kind == "f" else data.copy(), input)
+
+
+def round(input: Tensor) -> Tensor:
+    """Halves to even, as PyTorch (and numpy)."""
+    data = input._data
+    return one_input(RoundBackward0(), np.round(data) if data.dtype.kind == "f" else data.copy(), input)
 
 
 def sign(input: Tensor) -> Tensor:

@@ -564,6 +564,12 @@ class Tensor:
     def sign(self) -> Tensor:
         return _pointwise.sign(self)
 
+    def floor(self) -> Tensor:
+        return _pointwise.floor(self)
+
+    def round(self) -> Tensor:
+        return _pointwise.round(self)
+
     def square(self) -> Tensor:
         return _pointwise.square(self)
 

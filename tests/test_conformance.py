@@ -29,6 +29,7 @@ from properties.coverage import (
     check_problems,
     coverage_table,
     documented_table,
+    semantics_body,
     gaps,
     items_of,
     load_reference,
@@ -172,6 +173,12 @@ def test_no_test_is_listed_twice_in_a_file() -> None:
         if isinstance(key, ast.Constant) and [k.value for k in node.keys if isinstance(k, ast.Constant)].count(key.value) > 1
     ]
     assert repeated == []
+
+
+def test_the_semantics_page_is_the_generated_one() -> None:
+    page = documented_table((ROOT / "docs" / "semantics.md").read_text(encoding="utf-8"))
+    assert page == semantics_body(reference_items(load_reference())), "run: python -m properties.coverage --write"
+    assert "**parity: refgrad deviates** — AccumulateGrad.name() is the class name in refgrad" in page
 
 
 def test_the_docs_table_is_the_generated_one() -> None:

@@ -24,6 +24,8 @@ COVERED_OTHERWISE = {
     "split": "several outputs: programs are single-output; the pieces are slices of the input",
     "chunk": "several outputs, as split",
     "broadcast_to": "the same op as expand (the oracles' name), spelled with `shape`",
+    "floor": "piecewise constant: its gradient is 0 everywhere (test_floor_and_round_have_zero_gradient, on torch too)",
+    "round": "piecewise constant, as floor",
 }
 
 

@@ -24,12 +24,12 @@ INTENDED: dict[str, frozenset[str]] = {
             "Size", "Tensor", "abs", "add", "amax", "amin", "arange", "argmax", "argmin", "autograd", "bitwise_and",
             "bitwise_not", "bitwise_or", "bmm", "bool", "broadcast_to", "cat", "chunk", "clamp", "clamp_max",
             "clamp_min", "clone", "cos", "div", "dot", "double", "dtype", "enable_grad", "eq", "exp", "expm1",
-            "eye", "flatten", "flip", "float32", "float64", "from_numpy", "full", "ge", "get_default_dtype", "gt",
+            "eye", "flatten", "flip", "float32", "floor", "float64", "from_numpy", "full", "ge", "get_default_dtype", "gt",
             "inference_mode", "int32", "int64", "is_grad_enabled", "is_inference_mode_enabled", "le", "linspace",
             "log", "log1p", "log_softmax", "logical_and", "logical_not", "logical_or", "logsumexp", "long", "lt",
             "manual_seed", "matmul", "max", "maximum", "mean", "min", "minimum", "mm", "mul", "mv", "ne", "neg",
             "no_grad", "norm", "ones", "ones_like", "outer", "permute", "pow", "prod", "rand", "randn",
-            "reciprocal", "relu", "reshape", "rsqrt", "set_default_dtype", "set_grad_enabled", "sigmoid", "sign",
+            "reciprocal", "relu", "reshape", "round", "rsqrt", "set_default_dtype", "set_grad_enabled", "sigmoid", "sign",
             "sin", "softmax", "split", "sqrt", "square", "squeeze", "stack", "std", "sub", "sum", "t", "tan",
             "tanh", "tensor", "transpose", "unsqueeze", "var", "where", "zeros", "zeros_like"
         }

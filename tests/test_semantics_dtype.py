@@ -207,7 +207,6 @@ def test_gradient_at_non_differentiable_point(
     np.testing.assert_array_equal(grad_of(engine, lambda t: fn(engine, t), x), expected)
 
 
-@pytest.mark.deviation("refgrad has no floor or round yet")
 @pytest.mark.parametrize("op", ["floor", "round"])
 def test_floor_and_round_have_zero_gradient(engine: ModuleType, op: str) -> None:
     fn = getattr(engine, op)
