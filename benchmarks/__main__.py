@@ -177,7 +177,10 @@ def probe_rows(engines: list[Engine], sizes: Sizes, repeats: int) -> list[Row]:
         row = Row(key, label, unit, {})
         for name in names:
             for r in range(repeats if kind == "memory" else 1):
-                found = cache.setdefault((kind, name, count, r), probe(kind, name, count))
+                probe_key = (kind, name, count, r)
+                if probe_key not in cache:
+                    cache[probe_key] = probe(kind, name, count)
+                found = cache[probe_key]
                 if field_ in found:
                     row.samples.setdefault(name, []).append(float(found[field_]))
         rows.append(row)
