@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -21,7 +22,7 @@ from refgrad._node import AccumulateGrad, MultiOutputNode, Node, edge
 from refgrad._pointwise import clone, to, zeros_of
 from refgrad._recording import check_view_is_current
 from refgrad._shape import is_expandable_to, sum_to
-from refgrad._tensor import Tensor
+from refgrad._tensor import Tensor, counter
 
 NOGRAD = "element {} of tensors does not require grad and does not have a grad_fn"
 
@@ -150,6 +151,11 @@ def run_backward(
     needed = None if targets is None else _leading_to({node for node, _ in targets}, ready, dependencies)
     previous_mode = _grad_mode.is_grad_enabled()
     _grad_mode._set_grad_enabled(create_graph)
+    # The walk makes no reference cycles (the graph is acyclic and every buffer is freed by
+    # reference counting), so the cyclic collector is paused for it, and resumed after, if it
+    # was on: otherwise its full collections rescan the whole live graph, again and again.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         while ready:
             node = ready.pop()
@@ -197,6 +203,8 @@ def run_backward(
                     ready.append(nxt)
     finally:
         _grad_mode._set_grad_enabled(previous_mode)
+        if collecting:
+            gc.enable()
     return tuple(captured)
 
 
@@ -356,4 +364,4 @@ def _accumulate(tensor: Tensor, grad: Tensor, create_graph: bool) -> None:
         tensor._grad = old + grad
     else:
         np.add(old._data, grad._data, out=old._data, casting="unsafe")
-        old._vc[0] += 1
+        counter(old)[0] += 1

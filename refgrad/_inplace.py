@@ -19,7 +19,7 @@ import numpy as np
 from refgrad import _grad_mode
 from refgrad._node import Grads, Node, tensor_meta
 from refgrad._recording import needs_grad, record
-from refgrad._tensor import INFERENCE_COUNTER, IndexKey, Number, Tensor
+from refgrad._tensor import INFERENCE_COUNTER, IndexKey, Number, Tensor, counter, version
 
 LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation."
 VIEW_OF_LEAF_INPLACE = "a view of a leaf Variable that requires grad is being used in an in-place operation."
@@ -66,7 +66,7 @@ def _commit(t: Tensor, result: Tensor) -> Tensor:
     if result._data.dtype.kind == "f" and t._data.dtype.kind != "f":
         raise RuntimeError(f"result type Float can't be cast to the desired output type {t.dtype.scalar_name}")
     np.copyto(t._data, result._data, casting="unsafe")
-    t._vc[0] += 1
+    counter(t)[0] += 1
     if node is not None:
         retained = t.retains_grad
         if retained and t._grad_fn is not None:
@@ -78,9 +78,9 @@ def _commit(t: Tensor, result: Tensor) -> Tensor:
             t.retain_grad()
         if node.saves_result and node._saved:
             # the saved result is t itself now: later writes to t must be caught at backward
-            kept = Tensor._make(t._data, None, t._vc)
+            kept = Tensor._make(t._data, None, counter(t))
             node._saved = node._saved[:-1] + (kept,)
-            node._saved_versions = node._saved_versions[:-1] + ((kept, t._vc[0]),)
+            node._saved_versions = node._saved_versions[:-1] + (version(t),)
     return t
 
 

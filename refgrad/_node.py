@@ -53,8 +53,9 @@ class Node:
     _next_nr: tuple[int, ...] | None
     """Which output of each next node the input was (None: output 0 of every one)."""
     _saved: tuple[Tensor | float | None, ...] | None
-    _saved_versions: tuple[tuple[Tensor, int], ...]
-    """Each saved tensor with its version when saved (checked before the rule runs)."""
+    _saved_versions: tuple[int | None, ...]
+    """The version of each saved tensor when it was saved, None for what is not a tensor
+    (checked before the rule runs; ints, not pairs: no object for the collector to track)."""
     _shape: tuple[int, ...]
     _dtype: np.dtype[Any]
     _tensor_meta: dict[int, TensorMeta] | None
@@ -82,10 +83,10 @@ class Node:
         saved = self._saved
         if saved is None:
             raise RuntimeError(TWICE)
-        for tensor, version in self._saved_versions:
-            if tensor._vc[0] != version:
-                creator = self if self.saves_result and tensor is saved[-1] else tensor._grad_fn
-                raise RuntimeError(_modified_message(tensor, version, self, creator))
+        for value, saved_version in zip(saved, self._saved_versions):
+            if isinstance(value, _tensor.Tensor) and _tensor.version(value) != saved_version:
+                creator = self if self.saves_result and value is saved[-1] else value._grad_fn
+                raise RuntimeError(_modified_message(value, saved_version, self, creator))
         if self.saves_result and _grad_mode.is_grad_enabled():
             # Differentiating the rule again needs the output as a function of the inputs.
             saved = saved[:-1] + (_result_with_history(saved[-1], self),)
@@ -200,13 +201,13 @@ def NO_ACCUMULATOR() -> None:
 _BACKWARD_SUFFIX = re.compile(r"Backward\d*$")
 
 
-def _modified_message(tensor: Tensor, version: int, node: Node, creator: Node | None) -> str:
+def _modified_message(tensor: Tensor, version: int | None, node: Node, creator: Node | None) -> str:
     kind = tensor.dtype.scalar_name + "Tensor"
     shape = list(tensor._data.shape)
     output = "" if creator is None else f", which is output 0 of {_BACKWARD_SUFFIX.sub('', creator.name())},"
     return (
         "one of the variables needed for gradient computation has been modified by an inplace "
-        f"operation: [refgrad.{kind} {shape}]{output} is at version {tensor._vc[0]}; expected version "
+        f"operation: [refgrad.{kind} {shape}]{output} is at version {_tensor.version(tensor)}; expected version "
         f"{version} instead. Hint: the tensor was changed in place after {node.name()} saved it; "
         "clone it before modifying it, or modify it after backward."
     )
@@ -214,7 +215,7 @@ def _modified_message(tensor: Tensor, version: int, node: Node, creator: Node | 
 
 def _result_with_history(saved: Tensor | float | None, node: Node) -> Tensor:
     assert isinstance(saved, _tensor.Tensor), "a node that saves its result has it last"
-    return _tensor.Tensor._make(saved._data, node, saved._vc)
+    return _tensor.Tensor._make(saved._data, node, _tensor.counter(saved))
 
 
 from refgrad import _tensor  # noqa: E402  (Tensor is defined after Node)

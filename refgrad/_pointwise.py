@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from refgrad import _dtype
+from refgrad import _dtype, _grad_mode
 from refgrad._dtype import Array
 from refgrad._node import Grads, Node
-from refgrad._recording import needs_grad, one_input, plain, record
+from refgrad._recording import as_array, needs_grad, one_input, plain, record
 from refgrad._tensor import Number, Tensor
 
 _NUMBER_TYPES = (bool, int, float)
@@ -73,6 +73,13 @@ def _floating(t: Tensor) -> Array:
     """The input of a floating-point function (exp of an int tensor is float)."""
     data = t._data
     return data if data.dtype.kind == "f" else data.astype(_dtype.get_default_dtype().numpy)
+
+
+def _scaled_in_place(slope: Array, grad: Tensor) -> Grads:
+    """``grad * slope`` for a ``slope`` array this rule just made: multiplied in place, so a
+    rule without a graph to build (grad mode off) allocates one array, not one per step."""
+    slope *= grad._data
+    return (plain(slope),)
 
 
 def zeros_of(t: Tensor) -> Tensor:
@@ -324,6 +331,8 @@ class SinBackward0(Node):
     __slots__ = ()
 
     def vjp(self, grad: Tensor, input: Tensor) -> Grads:
+        if not _grad_mode._state.grad_enabled:
+            return _scaled_in_place(as_array(np.cos(input._data)), grad)
         return (grad * cos(input),)
 
 
@@ -359,7 +368,11 @@ class TanhBackward0(Node):
     saves_result = True
 
     def vjp(self, grad: Tensor, result: Tensor) -> Grads:
-        return (grad * (1 - result * result),)  # d tanh x = 1 - tanh² x
+        # d tanh x = 1 - tanh² x
+        if not _grad_mode._state.grad_enabled:
+            slope = as_array(result._data * result._data)  # (0-d: numpy returns a scalar)
+            return _scaled_in_place(np.subtract(1, slope, out=slope), grad)
+        return (grad * (1 - result * result),)
 
 
 def tanh(input: Tensor) -> Tensor:
@@ -371,7 +384,12 @@ class SigmoidBackward0(Node):
     saves_result = True
 
     def vjp(self, grad: Tensor, result: Tensor) -> Grads:
-        return (grad * result * (1 - result),)  # d σ(x) = σ(x) (1 - σ(x))
+        # d σ(x) = σ(x) (1 - σ(x))
+        if not _grad_mode._state.grad_enabled:
+            slope = as_array(np.subtract(1, result._data))
+            slope *= result._data
+            return _scaled_in_place(slope, grad)
+        return (grad * result * (1 - result),)
 
 
 def sigmoid(input: Tensor) -> Tensor:

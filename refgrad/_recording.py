@@ -9,7 +9,7 @@ import numpy as np
 from refgrad import _grad_mode
 from refgrad._dtype import Array
 from refgrad._node import NO_ACCUMULATOR, MultiOutputNode, Node, edge
-from refgrad._tensor import INFERENCE_COUNTER, Tensor
+from refgrad._tensor import INFERENCE_COUNTER, Tensor, counter
 
 _state = _grad_mode._state
 
@@ -21,12 +21,13 @@ INFERENCE_SAVED = (
 
 
 def needs_grad(a: Tensor, b: object = None) -> bool:
-    """Whether an op on ``a`` (and ``b``) must be recorded: grad mode is on and an input requires grad."""
-    return _state.grad_enabled and (a._requires_grad or (isinstance(b, Tensor) and b._requires_grad))
+    """Whether an op on ``a`` (and ``b``) must be recorded: an input requires grad and grad mode
+    is on (asked in that order: the thread-local mode is the slower question)."""
+    return (a._requires_grad or (type(b) is Tensor and b._requires_grad)) and _state.grad_enabled
 
 
 def any_needs_grad(tensors: tuple[Tensor, ...]) -> bool:
-    return _state.grad_enabled and any(t._requires_grad for t in tensors)
+    return any(t._requires_grad for t in tensors) and _state.grad_enabled
 
 
 def as_array(data: Any) -> Array:
@@ -36,8 +37,7 @@ def as_array(data: Any) -> Array:
 
 def plain(data: Any) -> Tensor:
     """The result of an op that is not recorded (an inference tensor in inference mode)."""
-    counter = INFERENCE_COUNTER if _state.inference else None
-    return Tensor._make(data if type(data) is np.ndarray else np.asarray(data), None, counter)
+    return Tensor._make(data if type(data) is np.ndarray else np.asarray(data), None, INFERENCE_COUNTER if _state.inference else None)
 
 
 def record(
@@ -55,11 +55,11 @@ def record(
         data = np.asarray(data)
     # Plain loops, not comprehensions: this runs once per recorded op (per-op overhead is a goal).
     _link(node, inputs)
-    result = Tensor._make(data, node, None if view_of is None else view_of._vc)
+    result = Tensor._make(data, node, None if view_of is None else counter(view_of))
     if view_of is not None:
         _mark_view(result, view_of)
     if node.saves_result:
-        saved = saved + (Tensor._make(data, None, result._vc),)
+        saved = saved + (Tensor._make(data, None, counter(result)),)
     node._saved = saved
     node._saved_versions = saved_versions(saved) if saved else ()
     node._shape = data.shape
@@ -96,15 +96,21 @@ def check_view_is_current(t: Tensor) -> None:
         raise RuntimeError(STALE_VIEW)
 
 
-def saved_versions(saved: tuple[Tensor | float | None, ...]) -> tuple[tuple[Tensor, int], ...]:
-    """Each saved tensor with its version now, to check at backward time."""
-    versions: list[tuple[Tensor, int]] = []
+def saved_versions(saved: tuple[Tensor | float | None, ...]) -> tuple[int | None, ...]:
+    """The version of each saved tensor now (None for the rest), to check at backward time;
+    empty when no tensor was saved (only numbers: nothing to check)."""
+    versions: list[int | None] = []
+    any_tensor = False
     for value in saved:
         if type(value) is Tensor:
-            if value._vc is INFERENCE_COUNTER:
+            vc = value._vc
+            if vc is INFERENCE_COUNTER:
                 raise RuntimeError(INFERENCE_SAVED)
-            versions.append((value, value._vc[0]))
-    return tuple(versions)
+            versions.append(0 if vc is None else vc[0])
+            any_tensor = True
+        else:
+            versions.append(None)
+    return tuple(versions) if any_tensor else ()
 
 
 def _link(node: Node, inputs: tuple[Tensor | None, ...]) -> None:
@@ -137,7 +143,7 @@ def record_outputs(
     _link(node, inputs)
     results = []
     for i, data in enumerate(datas):
-        result = Tensor._make(as_array(data), node, None if view_of is None else view_of._vc)
+        result = Tensor._make(as_array(data), node, None if view_of is None else counter(view_of))
         result._output_nr = i
         if view_of is not None:
             _mark_view(result, view_of)
@@ -152,7 +158,7 @@ def record_outputs(
 def view(data: Array, base: Tensor) -> Tensor:
     """An unrecorded view: shares the base's version counter. Like PyTorch, a view made under
     no_grad of a tensor that requires grad requires grad too, but gradients stop there."""
-    result = Tensor._make(as_array(data), None, base._vc)
+    result = Tensor._make(as_array(data), None, counter(base))
     _mark_view(result, base)
     if base._requires_grad:
         result._requires_grad = True

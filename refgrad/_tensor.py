@@ -40,6 +40,20 @@ INFERENCE_COUNTER: list[int] = [0]
 """The version counter all inference tensors share: they are not version-tracked."""
 
 
+def counter(t: Tensor) -> list[int]:
+    """``t``'s version counter, made now if it has none yet (to share it with a view or a
+    saved copy, or to bump it). Most tensors never need one: made lazily, it costs nothing."""
+    vc = t._vc
+    if vc is None:
+        vc = t._vc = [0]
+    return vc
+
+
+def version(t: Tensor) -> int:
+    vc = t._vc
+    return 0 if vc is None else vc[0]
+
+
 def new_counter() -> list[int] | None:
     """The version counter of a tensor made now (None: a fresh one)."""
     return INFERENCE_COUNTER if _grad_mode._state.inference else None
@@ -92,7 +106,8 @@ class Tensor:
     _requires_grad: bool
     _grad: Tensor | None
     _output_nr: int
-    _vc: list[int]
+    _vc: list[int] | None
+    """The version counter, shared by views (None: version 0, not shared yet; see ``counter``)."""
     _base: Tensor | None
     _view_base_node: Node | None
     """For a view (``_base`` set): the base's grad_fn when the view was taken."""
@@ -113,7 +128,7 @@ class Tensor:
         t._requires_grad = grad_fn is not None
         t._grad = None
         t._output_nr = 0
-        t._vc = [0] if vc is None else vc
+        t._vc = vc
         t._base = None
         t._meta = None
         t._accumulator = None
@@ -162,7 +177,7 @@ class Tensor:
     def _version(self) -> int:
         if self._vc is INFERENCE_COUNTER:
             raise RuntimeError("Inference tensors do not track version counter.")
-        return self._vc[0]
+        return version(self)
 
     def is_inference(self) -> bool:
         """Whether this tensor was made in inference mode (or is a view of one that was)."""
@@ -269,7 +284,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same storage and version counter, cut from the graph: a leaf that does not require grad."""
-        return Tensor._make(self._data, None, self._vc)
+        return Tensor._make(self._data, None, counter(self))
 
     def detach_(self) -> Tensor:
         self._grad_fn = None

@@ -75,3 +75,36 @@ def test_a_graph_is_freed_without_the_cycle_collector(no_cyclic_gc: None) -> Non
     del y
     assert node is not None and node() is None
     assert x.grad is not None
+
+
+@pytest.mark.parametrize("collecting", [True, False])
+def test_backward_pauses_the_cycle_collector_and_restores_it(collecting: bool) -> None:
+    """The walk runs with the cyclic collector off (it makes no cycles) and leaves the
+    collector as it found it, also when a rule raises."""
+    seen: list[bool] = []
+    x = rg.tensor([0.5, 1.5], requires_grad=True)
+    y = x * 2
+    y.register_hook(lambda g: seen.append(gc.isenabled()))
+    was = gc.isenabled()
+    (gc.enable if collecting else gc.disable)()
+    try:
+        y.sum().backward()
+        assert seen == [False]
+        assert gc.isenabled() is collecting
+        with pytest.raises(RuntimeError):
+            y.sum().backward()  # the graph was freed: TWICE
+        assert gc.isenabled() is collecting
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+def test_a_long_chain_is_torn_down_and_printed_without_recursion(no_cyclic_gc: None) -> None:
+    x = rg.tensor([0.5], requires_grad=True)
+    y = x
+    for _ in range(200_000):
+        y = y * 1.0
+    assert "grad_fn=<MulBackward0>" in repr(y)
+    assert "MulBackward0" in repr(y.grad_fn)
+    first = weakref.ref(y.grad_fn) if y.grad_fn is not None else None
+    del y  # freed by reference counting; CPython's trashcan keeps the C stack flat
+    assert first is not None and first() is None

@@ -17,7 +17,7 @@ import numpy as np
 from refgrad import _grad_mode
 from refgrad._node import Grads, MultiOutputNode, Node
 from refgrad._recording import record, record_outputs, saved_versions
-from refgrad._tensor import Tensor
+from refgrad._tensor import Tensor, counter
 
 __all__ = ["BackwardCFunction", "Function", "FunctionCtx", "once_differentiable"]
 
@@ -83,7 +83,7 @@ class FunctionCtx(MultiOutputNode):
             if not isinstance(t, Tensor):
                 unpacked.append(None)
             elif output_nr is not None and rebuild:
-                live = Tensor._make(t._data, self, t._vc)
+                live = Tensor._make(t._data, self, counter(t))
                 live._output_nr = output_nr
                 unpacked.append(live)
             else:
@@ -178,7 +178,7 @@ class Function:
         # The results are new tensors on the outputs' storage (and version counters).
         recorded = record_outputs(ctx, [o._data for o in outputs], inputs)
         for original, new in zip(outputs, recorded):
-            new._vc = original._vc
+            new._vc = counter(original)
             if id(original) in ctx._non_differentiable:
                 new._grad_fn = None
                 new._requires_grad = False
@@ -189,7 +189,7 @@ class Function:
         item: Tensor | None
         for item in ctx._to_save:
             output_nr = next((nr for nr, o in enumerate(outputs) if item is o), None)
-            saved.append(item if item is None or output_nr is None else Tensor._make(item._data, None, item._vc))
+            saved.append(item if item is None or output_nr is None else Tensor._make(item._data, None, counter(item)))
             output_nrs.append(output_nr)
         ctx._saved = tuple(saved)
         ctx._saved_versions = saved_versions(ctx._saved)
