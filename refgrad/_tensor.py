@@ -600,6 +600,47 @@ class Tensor:
     def maximum(self, other: Tensor) -> Tensor:
         return _pointwise.maximum(self, other)
 
+    def where(self, condition: Tensor, other: Tensor | Number) -> Tensor:
+        """``self`` where ``condition`` holds, else ``other`` (``torch.where(condition, self, other)``)."""
+        return _pointwise.where(condition, self, other)
+
+    # Comparisons and logical ops by name (the operators above spell most of them).
+    def eq(self, other: Tensor | Number) -> Tensor:
+        return _pointwise.eq(self, other)
+
+    def ne(self, other: Tensor | Number) -> Tensor:
+        return _pointwise.ne(self, other)
+
+    def gt(self, other: Tensor | Number) -> Tensor:
+        return _pointwise.gt(self, other)
+
+    def ge(self, other: Tensor | Number) -> Tensor:
+        return _pointwise.ge(self, other)
+
+    def lt(self, other: Tensor | Number) -> Tensor:
+        return _pointwise.lt(self, other)
+
+    def le(self, other: Tensor | Number) -> Tensor:
+        return _pointwise.le(self, other)
+
+    def logical_and(self, other: Tensor | Number) -> Tensor:
+        return _pointwise.logical_and(self, other)
+
+    def logical_or(self, other: Tensor | Number) -> Tensor:
+        return _pointwise.logical_or(self, other)
+
+    def logical_not(self) -> Tensor:
+        return _pointwise.logical_not(self)
+
+    def bitwise_and(self, other: Tensor | Number) -> Tensor:
+        return _pointwise.bitwise_and(self, other)
+
+    def bitwise_or(self, other: Tensor | Number) -> Tensor:
+        return _pointwise.bitwise_or(self, other)
+
+    def bitwise_not(self) -> Tensor:
+        return _pointwise.bitwise_not(self)
+
     def minimum(self, other: Tensor) -> Tensor:
         return _pointwise.minimum(self, other)
 
@@ -669,6 +710,9 @@ class Tensor:
 
     def mm(self, other: Tensor) -> Tensor:
         return _linalg.mm(self, other)
+
+    def bmm(self, mat2: Tensor) -> Tensor:
+        return _linalg.bmm(self, mat2)
 
     def mv(self, vec: Tensor) -> Tensor:
         return _linalg.mv(self, vec)

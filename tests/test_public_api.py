@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+import refgrad as rg
+
 ROOT = Path(__file__).resolve().parent.parent
 API_PAGE = ROOT / "docs" / "api.md"
 
@@ -156,3 +158,11 @@ def test_packages_are_marked_typed(package: str) -> None:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     assert (ROOT / package / "py.typed").is_file()
     assert "py.typed" in config["tool"]["setuptools"]["package-data"][package]
+
+
+def test_every_function_torch_also_has_as_a_method_is_a_method() -> None:
+    """x.sin() as well as rg.sin(x): a function of refgrad's API that is also a torch.Tensor
+    method must be a refgrad.Tensor method (adding an op without its method fails here)."""
+    torch = pytest.importorskip("torch")
+    functions = [name for name in rg.__all__ if callable(getattr(rg, name)) and not isinstance(getattr(rg, name), type)]
+    assert [name for name in functions if hasattr(torch.Tensor, name) and not hasattr(rg.Tensor, name)] == []
