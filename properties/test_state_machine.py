@@ -14,12 +14,14 @@ without retain_graph frees the nodes it reaches, and a later backward through a 
 that saved a tensor must raise; a saved tensor changed in place since must make backward
 raise too. Each leaf has an expected ``.grad``: backward adds, ``None`` and ``zero_()`` reset.
 
-Where refgrad differs from PyTorch 2.13, the machine does not go (each place is marked):
+Where the model stops short, the machine does not go (each place is marked):
 
-* grad mode turned back on inside inference_mode (``enable_grad``, ``set_grad_enabled(True)``):
-  torch records nothing and makes inference tensors, refgrad records (``can_run_ops``);
-* backward inside inference_mode: torch makes a new ``.grad`` an inference tensor, so a
-  later backward outside fails, refgrad makes a normal one (``backward``'s precondition);
+* backward inside inference_mode: a new ``.grad`` is then an inference tensor, so a later
+  backward outside fails (the model does not follow it; tests/test_semantics_inference.py
+  checks it on both engines);
+
+and where refgrad differs from PyTorch 2.13 on purpose (deviations in docs/engine.md §10):
+
 * an in-place op on an inference tensor outside inference_mode: torch writes the data, then
   raises, refgrad raises first; and a ``detach()`` of an inference tensor taken outside
   inference_mode can be changed in place there in torch, not in refgrad (``in_place``).
@@ -213,13 +215,8 @@ class AutogradMachine(RuleBasedStateMachine):
         zeros = np.zeros((storage.data.size, WIDTH))
         return Value(label, tensor, storage, False, inference, None, zeros, zeros, frozenset())
 
-    def can_run_ops(self) -> bool:
-        """Ops run in any mode but grad enabled inside inference_mode, where torch records
-        nothing and makes inference tensors while refgrad records (a known difference)."""
-        return self.mode != (True, True)
-
     def has_room(self) -> bool:
-        return self.can_run_ops() and len(self.values) < ROOM
+        return len(self.values) < ROOM
 
     # -- forward ops ----------------------------------------------------------------------
 
@@ -314,12 +311,10 @@ class AutogradMachine(RuleBasedStateMachine):
 
     # -- in-place ops ---------------------------------------------------------------------
 
-    @precondition(can_run_ops)
     @rule(data=st.data(), c=numbers)
     def mul_(self, data: st.DataObject, c: float) -> None:
         self.in_place(self.pick(data), c, multiply=True)
 
-    @precondition(can_run_ops)
     @rule(data=st.data(), c=numbers)
     def add_(self, data: st.DataObject, c: float) -> None:
         self.in_place(self.pick(data), c, multiply=False)
@@ -331,7 +326,7 @@ class AutogradMachine(RuleBasedStateMachine):
         locked = self.mode[0] and not self.mode[1]
         return [v for v in self.values if id(v.storage) in storages and not (locked and v.requires_grad and v.node is None)]
 
-    @precondition(lambda self: self.can_run_ops() and bool(self.saved()))
+    @precondition(lambda self: bool(self.saved()))
     @rule(data=st.data(), c=numbers, multiply=st.booleans())
     def change_a_saved_tensor(self, data: st.DataObject, c: float, multiply: bool) -> None:
         """The same, aimed at what a later backward may need."""
@@ -368,7 +363,7 @@ class AutogradMachine(RuleBasedStateMachine):
 
     # -- backward and .grad ---------------------------------------------------------------
 
-    @precondition(lambda self: not self.mode[1])  # inside inference_mode: a known difference
+    @precondition(lambda self: not self.mode[1])  # inside inference_mode: not modelled (see the docstring)
     @rule(data=st.data())
     def backward(self, data: st.DataObject) -> None:
         self.run_backward(data, retain=False)

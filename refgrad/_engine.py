@@ -22,7 +22,8 @@ from refgrad._node import AccumulateGrad, MultiOutputNode, Node, edge
 from refgrad._pointwise import clone, to, zeros_of
 from refgrad._recording import check_view_is_current
 from refgrad._shape import is_expandable_to, sum_to
-from refgrad._tensor import Tensor, counter
+from refgrad._inplace import check_inplace
+from refgrad._tensor import Tensor, counter, new_counter
 
 NOGRAD = "element {} of tensors does not require grad and does not have a grad_fn"
 
@@ -358,10 +359,11 @@ def _accumulate(tensor: Tensor, grad: Tensor, create_graph: bool) -> None:
     """Add ``grad`` into ``tensor.grad``: in place when it exists (and no graph is being built
     through it), as a fresh copy otherwise, so ``.grad`` never aliases another tensor."""
     old = tensor._grad
-    if old is None:
-        tensor._grad = clone(grad) if create_graph else Tensor._make(grad._data.astype(tensor._data.dtype, copy=True))
+    if old is None:  # made in inference mode, it is an inference tensor (as in PyTorch)
+        tensor._grad = clone(grad) if create_graph else Tensor._make(grad._data.astype(tensor._data.dtype, copy=True), None, new_counter())
     elif create_graph or old._requires_grad:
         tensor._grad = old + grad
     else:
+        check_inplace(old)  # an inference-tensor .grad may only grow inside inference mode
         np.add(old._data, grad._data, out=old._data, casting="unsafe")
         counter(old)[0] += 1

@@ -20,9 +20,16 @@ class _ThreadState(threading.local):
     def __init__(self) -> None:
         self.grad_enabled = True
         self.inference = False
+        self.recording = True
+        """Whether ops are recorded now: grad mode on and inference mode off (in inference mode
+        nothing is recorded, even where ``enable_grad`` turned grad mode back on)."""
 
 
 _state = _ThreadState()
+
+
+def _set(grad_enabled: bool, inference: bool) -> None:
+    _state.grad_enabled, _state.inference, _state.recording = grad_enabled, inference, grad_enabled and not inference
 
 
 def is_grad_enabled() -> bool:
@@ -31,7 +38,7 @@ def is_grad_enabled() -> bool:
 
 
 def _set_grad_enabled(mode: bool) -> None:
-    _state.grad_enabled = mode
+    _set(mode, _state.inference)
 
 
 def is_inference_mode_enabled() -> bool:
@@ -56,12 +63,12 @@ class _GradModeContext:
 
     def __enter__(self) -> None:
         self._saved.append((_state.grad_enabled, _state.inference))
-        _state.grad_enabled, _state.inference = self._mode(), self._inference()
+        _set(self._mode(), self._inference())
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        _state.grad_enabled, _state.inference = self._saved.pop()
+        _set(*self._saved.pop())
 
     def _fresh(self) -> _GradModeContext:
         """A new context with the same effect, so that each call of a decorated function
@@ -164,7 +171,7 @@ class set_grad_enabled(_GradModeContext):
         super().__init__()
         self._target = mode
         self._saved.append((_state.grad_enabled, _state.inference))
-        _state.grad_enabled = mode
+        _set(mode, _state.inference)
 
     def _mode(self) -> bool:
         return self._target
@@ -174,7 +181,7 @@ class set_grad_enabled(_GradModeContext):
 
     def __call__(self, func: Callable[P, R]) -> Callable[P, R]:
         # Used as a decorator: undo the effect the constructor had, apply it per call.
-        _state.grad_enabled, _state.inference = self._saved.pop()
+        _set(*self._saved.pop())
         return super().__call__(func)
 
 

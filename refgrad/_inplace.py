@@ -36,7 +36,7 @@ def check_inplace(t: Tensor) -> None:
     may only be changed inside inference mode."""
     if t._vc is INFERENCE_COUNTER and not _grad_mode._state.inference:
         raise RuntimeError(INFERENCE_INPLACE)
-    if not _grad_mode._state.grad_enabled:
+    if not _grad_mode._state.recording:
         return
     base = t._base
     if base is not None and base._grad_fn is None and base._requires_grad:
@@ -160,7 +160,7 @@ def setitem(t: Tensor, key: IndexKey, value: Tensor | Number) -> None:
 
     items = key if isinstance(key, tuple) else (key,)
     advanced = any(_is_advanced(item) for item in items)
-    if not advanced and _grad_mode._state.grad_enabled and t._grad_fn is None and t._requires_grad:
+    if not advanced and _grad_mode._state.recording and t._grad_fn is None and t._requires_grad:
         raise RuntimeError(VIEW_OF_LEAF_INPLACE)  # basic indexing writes through a view of t
     check_inplace(t)
     numpy_key = _advanced_key(t, items) if advanced else key

@@ -87,7 +87,7 @@ class Node:
             if isinstance(value, _tensor.Tensor) and _tensor.version(value) != saved_version:
                 creator = self if self.saves_result and value is saved[-1] else value._grad_fn
                 raise RuntimeError(_modified_message(value, saved_version, self, creator))
-        if self.saves_result and _grad_mode.is_grad_enabled():
+        if self.saves_result and _grad_mode._state.recording:
             # Differentiating the rule again needs the output as a function of the inputs.
             saved = saved[:-1] + (_result_with_history(saved[-1], self),)
         return saved

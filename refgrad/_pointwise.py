@@ -331,7 +331,7 @@ class SinBackward0(Node):
     __slots__ = ()
 
     def vjp(self, grad: Tensor, input: Tensor) -> Grads:
-        if not _grad_mode._state.grad_enabled:
+        if not _grad_mode._state.recording:
             return _scaled_in_place(as_array(np.cos(input._data)), grad)
         return (grad * cos(input),)
 
@@ -369,7 +369,7 @@ class TanhBackward0(Node):
 
     def vjp(self, grad: Tensor, result: Tensor) -> Grads:
         # d tanh x = 1 - tanh² x
-        if not _grad_mode._state.grad_enabled:
+        if not _grad_mode._state.recording:
             slope = as_array(result._data * result._data)  # (0-d: numpy returns a scalar)
             return _scaled_in_place(np.subtract(1, slope, out=slope), grad)
         return (grad * (1 - result * result),)
@@ -385,7 +385,7 @@ class SigmoidBackward0(Node):
 
     def vjp(self, grad: Tensor, result: Tensor) -> Grads:
         # d σ(x) = σ(x) (1 - σ(x))
-        if not _grad_mode._state.grad_enabled:
+        if not _grad_mode._state.recording:
             slope = as_array(np.subtract(1, result._data))
             slope *= result._data
             return _scaled_in_place(slope, grad)

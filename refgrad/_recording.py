@@ -23,11 +23,11 @@ INFERENCE_SAVED = (
 def needs_grad(a: Tensor, b: object = None) -> bool:
     """Whether an op on ``a`` (and ``b``) must be recorded: an input requires grad and grad mode
     is on (asked in that order: the thread-local mode is the slower question)."""
-    return (a._requires_grad or (type(b) is Tensor and b._requires_grad)) and _state.grad_enabled
+    return (a._requires_grad or (type(b) is Tensor and b._requires_grad)) and _state.recording
 
 
 def any_needs_grad(tensors: tuple[Tensor, ...]) -> bool:
-    return any(t._requires_grad for t in tensors) and _state.grad_enabled
+    return any(t._requires_grad for t in tensors) and _state.recording
 
 
 def as_array(data: Any) -> Array:

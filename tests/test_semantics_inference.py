@@ -446,3 +446,44 @@ def test_leaf_requiring_grad_used_and_updated_inside(engine: ModuleType) -> None
     np.testing.assert_array_equal(as_array(x), [2.0, 3.0, 4.0])
     (x * x).sum().backward()
     np.testing.assert_array_equal(as_array(x.grad), [4.0, 6.0, 8.0])
+
+
+@pytest.mark.parametrize("mode", ["enable_grad", "set_grad_enabled(True)"])
+def test_grad_mode_turned_on_inside_inference_mode_records_nothing(engine: ModuleType, mode: str) -> None:
+    """Grad mode reads True again, but inference mode still records nothing and makes
+    inference tensors."""
+    x = engine.tensor([1.0, 2.0], requires_grad=True)
+    with engine.inference_mode(), (engine.enable_grad() if mode == "enable_grad" else engine.set_grad_enabled(True)):
+        assert engine.is_grad_enabled() and engine.is_inference_mode_enabled()
+        y = x * 2
+    assert (y.requires_grad, y.grad_fn, y.is_inference()) == (False, None, True)
+
+
+def test_backward_inside_inference_mode_makes_an_inference_grad(engine: ModuleType) -> None:
+    """A .grad created inside inference mode is an inference tensor: accumulating into it
+    later, outside the mode, is an in-place update of an inference tensor."""
+    x = engine.tensor([1.0, 2.0], requires_grad=True)
+    z = (x * 3).sum()
+    with engine.inference_mode():
+        z.backward()
+    assert x.grad.is_inference() and x.grad.tolist() == [3.0, 3.0]
+    with raises_prefix(RuntimeError, INPLACE_PREFIX):
+        (x * 3).sum().backward()
+    x.grad = None
+    (x * 3).sum().backward()  # a fresh .grad made outside is a normal tensor
+    assert not x.grad.is_inference()
+
+
+@pytest.mark.deviation("refgrad refuses an in-place update of an inference tensor before writing; PyTorch writes, then raises")
+def test_failed_in_place_update_of_inference_tensor_leaves_it_changed(engine: ModuleType) -> None:
+    y = inference_tensor(engine)
+    with raises_prefix(RuntimeError, INPLACE_PREFIX):
+        y.add_(10.0)
+    np.testing.assert_array_equal(as_array(y), [14.0, 15.0, 16.0])
+
+
+@pytest.mark.deviation("refgrad applies the inference in-place rule to a detach() of an inference tensor too; PyTorch lets it through")
+def test_detach_of_inference_tensor_taken_outside_can_be_updated_in_place(engine: ModuleType) -> None:
+    y = inference_tensor(engine)
+    y.detach().add_(100.0)
+    np.testing.assert_array_equal(as_array(y), [104.0, 105.0, 106.0])

@@ -78,7 +78,7 @@ class FunctionCtx(MultiOutputNode):
         """What ``save_for_backward`` saved, checked against in-place changes since. A saved
         output is, under ``create_graph``, a function of the inputs again (this node's output)."""
         unpacked: list[Tensor | None] = []
-        rebuild = _grad_mode.is_grad_enabled()
+        rebuild = _grad_mode._state.recording
         for t, output_nr in zip(self.unpack_saved(), self._saved_output_nrs):
             if not isinstance(t, Tensor):
                 unpacked.append(None)
@@ -167,7 +167,7 @@ class Function:
         ctx._saved_output_nrs = ()
         ctx._non_differentiable = set()
         ctx.materialize_grads = True
-        recording = _grad_mode.is_grad_enabled() and any(ctx.needs_input_grad)
+        recording = _grad_mode._state.recording and any(ctx.needs_input_grad)
         with _grad_mode.no_grad():
             result = cls.forward(ctx, *args)
         single = isinstance(result, Tensor)
@@ -214,7 +214,7 @@ def once_differentiable(backward: F) -> F:
     def wrapper(ctx: Any, *grads: Any) -> Any:
         with _grad_mode.no_grad():
             result = backward(ctx, *grads)
-        if not (_grad_mode.is_grad_enabled() and any(isinstance(g, Tensor) and g._requires_grad for g in grads)):
+        if not (_grad_mode._state.recording and any(isinstance(g, Tensor) and g._requires_grad for g in grads)):
             return result
         results = result if isinstance(result, tuple) else (result,)
         inputs = tuple(g for g in grads if isinstance(g, Tensor) and g._requires_grad)
