@@ -21,7 +21,7 @@ from hypothesis import seed as hypothesis_seed
 import refgrad as rg
 from oracles.compare import Report, compare
 from oracles.trace import trace
-from properties.programs import Script, features, inputs, run, scripts
+from properties.programs import Script, cases, features, run
 
 Values = dict[str, list[list[float]]]
 FAILING = ("mismatch", "non-finite", "error")
@@ -115,9 +115,10 @@ def campaign(
         suppress_health_check=list(HealthCheck),
     )
     @hypothesis_seed(seed)
-    @given(script=scripts(), a=inputs, b=inputs)
-    def one(script: Script, a: list[list[float]], b: list[list[float]]) -> None:
-        checked = check(script, {"a": a, "b": b})
+    @given(case=cases())
+    def one(case: tuple[Script, Values]) -> None:
+        script, values = case
+        checked = check(script, values)
         summary.programs += 1
         summary.outcomes[checked.outcome] += 1
         for feature in features(script):

@@ -27,7 +27,7 @@ from typing import Any, TypeAlias
 
 from hypothesis import strategies as st
 
-__all__ = ["BINARY", "REDUCE_KEEP", "SHAPE", "UNARY", "Assign", "If", "Loop", "Script", "Statement", "features", "inputs", "run", "scripts"]
+__all__ = ["BINARY", "REDUCE_KEEP", "SHAPE", "UNARY", "Assign", "If", "Loop", "Script", "Statement", "cases", "features", "inputs", "run", "scripts", "values"]
 
 UNARY = ("sin", "cos", "tanh", "sigmoid", "square", "neg", "abs", "relu")
 BINARY = ("add", "sub", "mul", "maximum", "minimum")
@@ -86,6 +86,8 @@ class Script:
     body: tuple[Statement, ...]
     outputs: tuple[str, ...]
     """Variables added up (broadcasting) into the output, which the program returns summed."""
+    shapes: tuple[tuple[int, ...], ...] = (SHAPE, SHAPE)
+    """The shape of each input: ``a`` is (2, 3), ``b`` any shape that broadcasts with it."""
 
     def reproducer(self, values: dict[str, Any], expected: dict[str, Any] | None, order: int = 1) -> str:
         """A standalone script: the program, its inputs, and an assertion that refgrad's
@@ -214,11 +216,13 @@ def _run_block(body: Sequence[Statement], engine: ModuleType, scope: dict[str, A
 
 @st.composite
 def scripts(draw: st.DrawFn, max_statements: int = 6, max_depth: int = 2) -> Script:
-    """Random scripts over inputs a and b of shape (2, 3): fan-out (any earlier variable may be
-    reused), broadcasting (reductions keep their dim), nested control flow whose blocks may
-    reassign the variables around them (keeping their shapes, so every path leaves them
-    usable), and an output adding up every top-level variable."""
-    shapes: dict[str, tuple[int, ...]] = {"a": SHAPE, "b": SHAPE}
+    """Random scripts over inputs a of shape (2, 3) and b of a shape that broadcasts with it:
+    fan-out (any earlier variable may be reused), broadcasting (of b, and reductions keep
+    their dim), nested control flow whose blocks may reassign the variables around them
+    (keeping their shapes, so every path leaves them usable), and an output adding up every
+    top-level variable."""
+    b_shape = draw(st.sampled_from([SHAPE, SHAPE, (1, 3), (2, 1), (1, 1)]))
+    shapes: dict[str, tuple[int, ...]] = {"a": SHAPE, "b": b_shape}
     counter = [0]
 
     def target(depth: int, shape: tuple[int, ...]) -> str:
@@ -274,12 +278,21 @@ def scripts(draw: st.DrawFn, max_statements: int = 6, max_depth: int = 2) -> Scr
 
     body = tuple(statement(0) for _ in range(draw(st.integers(1, max_statements))))
     outputs = tuple(n for n in shapes if n.startswith("v")) or ("a",)
-    return Script(("a", "b"), body, outputs)
+    return Script(("a", "b"), body, outputs, (SHAPE, b_shape))
 
 
-inputs: st.SearchStrategy[list[list[float]]] = st.lists(
-    st.lists(st.floats(-2.0, 2.0).map(lambda v: round(v, 4)), min_size=SHAPE[1], max_size=SHAPE[1]),
-    min_size=SHAPE[0],
-    max_size=SHAPE[0],
-)
+def values(shape: tuple[int, int]) -> st.SearchStrategy[list[list[float]]]:
+    """Values for one input of a 2-D ``shape``, in [-2, 2]."""
+    row = st.lists(st.floats(-2.0, 2.0).map(lambda v: round(v, 4)), min_size=shape[1], max_size=shape[1])
+    return st.lists(row, min_size=shape[0], max_size=shape[0])
+
+
+inputs = values(SHAPE)
 """Values for one input of shape SHAPE."""
+
+
+@st.composite
+def cases(draw: st.DrawFn, max_statements: int = 6) -> tuple[Script, dict[str, list[list[float]]]]:
+    """A random script and values for its inputs, of their shapes."""
+    script = draw(scripts(max_statements=max_statements))
+    return script, {name: draw(values((shape[0], shape[1]))) for name, shape in zip(script.inputs, script.shapes)}

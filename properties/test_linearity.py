@@ -12,16 +12,17 @@ from hypothesis import given, note
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from properties.programs import SHAPE, Script, inputs, run, scripts
+from properties.programs import SHAPE, Script, cases, run
 
 finite: st.SearchStrategy[float] = st.floats(-2.0, 2.0, allow_subnormal=False)
 weights: st.SearchStrategy[float] = st.floats(-3.0, 3.0, allow_subnormal=False)
 
 
-@given(script=scripts(), a=inputs, b=inputs, alpha=weights, beta=weights, seed=st.integers(0, 2**16))
+@given(case=cases(), alpha=weights, beta=weights, seed=st.integers(0, 2**16))
 def test_backward_is_linear_in_the_incoming_gradient(
-    engine: ModuleType, script: Script, a: Any, b: Any, alpha: float, beta: float, seed: int
+    engine: ModuleType, case: tuple[Script, dict[str, Any]], alpha: float, beta: float, seed: int
 ) -> None:
+    script, (a, b) = case[0], (case[1]["a"], case[1]["b"])
     note(script.source())
     x = engine.tensor(a, dtype=engine.float64, requires_grad=True)
     out = run(script, engine, {"a": x, "b": engine.tensor(b, dtype=engine.float64)}, total=False)

@@ -16,25 +16,28 @@ from hypothesis import strategies as st
 
 import refgrad as rg
 from refgrad import _pointwise
-from properties.campaign import FAILING, check
-from properties.programs import Script, features, inputs, run, scripts
+from properties.campaign import FAILING, Values, check
+from properties.programs import Script, cases, features, run
 
 
-@given(script=scripts(), a=inputs, b=inputs)
-def test_gradients_agree_with_the_oracles(script: Script, a: list[list[float]], b: list[list[float]]) -> None:
+@given(case=cases())
+def test_gradients_agree_with_the_oracles(case: tuple[Script, Values]) -> None:
+    script, values = case
     note(script.source())
     for feature in features(script):
         event(feature)
-    checked = check(script, {"a": a, "b": b})
+    event(f"b of shape {script.shapes[1]}")
+    checked = check(script, values)
     if checked.outcome in FAILING:
         pytest.fail(f"refgrad disagrees with the oracles ({checked.outcome}); standalone reproducer:\n\n{checked.reproducer}")
 
 
 @settings(max_examples=max(5, settings().max_examples // 4))  # a symbolic Hessian costs more
-@given(script=scripts(max_statements=4), a=inputs, b=inputs)
-def test_second_derivatives_agree_with_the_oracles(script: Script, a: list[list[float]], b: list[list[float]]) -> None:
+@given(case=cases(max_statements=4))
+def test_second_derivatives_agree_with_the_oracles(case: tuple[Script, Values]) -> None:
+    script, values = case
     note(script.source())
-    checked = check(script, {"a": a, "b": b}, order=2)
+    checked = check(script, values, order=2)
     if checked.outcome in FAILING:
         pytest.fail(f"refgrad's second derivatives disagree with the oracles ({checked.outcome}); reproducer:\n\n{checked.reproducer}")
 
@@ -53,19 +56,20 @@ def graph_names(output: Any) -> list[str]:
 
 
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch is not installed")
-@given(script=scripts(), a=inputs, b=inputs, dtype=st.sampled_from(["float64", "float32"]))
-def test_values_gradients_and_graphs_equal_pytorchs(script: Script, a: list[list[float]], b: list[list[float]], dtype: str) -> None:
+@given(case=cases(), dtype=st.sampled_from(["float64", "float32"]))
+def test_values_gradients_and_graphs_equal_pytorchs(case: tuple[Script, Values], dtype: str) -> None:
     import torch
 
+    script, values = case
     note(script.source())
     results = []
     for engine in (rg, torch):
-        x = engine.tensor(a, dtype=getattr(engine, dtype), requires_grad=True)
-        y = engine.tensor(b, dtype=getattr(engine, dtype), requires_grad=True)
+        x = engine.tensor(values["a"], dtype=getattr(engine, dtype), requires_grad=True)
+        y = engine.tensor(values["b"], dtype=getattr(engine, dtype), requires_grad=True)
         out = run(script, engine, {"a": x, "b": y})
         out.backward()
         assert all(t.grad is None or str(t.grad.dtype).endswith(dtype) for t in (x, y))
-        grads = [np.zeros((2, 3)) if t.grad is None else t.grad.numpy() for t in (x, y)]
+        grads = [np.zeros(tuple(t.shape)) if t.grad is None else t.grad.numpy() for t in (x, y)]
         results.append((out.item(), grads, graph_names(out)))
     (value, grads, names), (torch_value, torch_grads, torch_names) = results
     rtol, atol = (1e-10, 1e-12) if dtype == "float64" else (1e-4, 1e-5)  # float32: summation orders differ
