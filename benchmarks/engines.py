@@ -128,38 +128,31 @@ def _leaf(make: Callable[[Array], Any]) -> Callable[[Array], Any]:
     return lambda a: make(a).requires_grad_(True)
 
 
-def refgrad_engine() -> Engine:
+def _module_engine(module: Any, version: str) -> Engine:
+    """An engine with PyTorch's API (refgrad or torch itself)."""
     ops = Ops(
-        sin=rg.sin,
-        tanh=rg.tanh,
-        sigmoid=rg.sigmoid,
-        exp=rg.exp,
-        sum=rg.sum,
-        log_softmax=lambda z: rg.log_softmax(z, 1),
-        stack=rg.stack,
-        cat=rg.cat,
+        sin=module.sin,
+        tanh=module.tanh,
+        sigmoid=module.sigmoid,
+        exp=module.exp,
+        sum=module.sum,
+        log_softmax=lambda z: module.log_softmax(z, 1),
+        stack=module.stack,
+        cat=module.cat,
     )
-    make = rg.from_numpy
-    forward = _tensor_forward(rg, ops, make)
-    return Engine("refgrad", metadata.version("refgrad"), ops, _tensor_step(ops, make), forward, _leaf(make))
+    make = module.from_numpy
+    forward = _tensor_forward(module, ops, make)
+    return Engine(module.__name__, version, ops, _tensor_step(ops, make), forward, _leaf(make))
+
+
+def refgrad_engine() -> Engine:
+    return _module_engine(rg, metadata.version("refgrad"))
 
 
 def torch_engine() -> Engine:
     torch: Any = importlib.import_module("torch")
     torch.set_num_threads(1)
-    ops = Ops(
-        sin=torch.sin,
-        tanh=torch.tanh,
-        sigmoid=torch.sigmoid,
-        exp=torch.exp,
-        sum=torch.sum,
-        log_softmax=lambda z: torch.log_softmax(z, 1),
-        stack=torch.stack,
-        cat=torch.cat,
-    )
-    make = torch.from_numpy
-    forward = _tensor_forward(torch, ops, make)
-    return Engine("torch", torch.__version__, ops, _tensor_step(ops, make), forward, _leaf(make))
+    return _module_engine(torch, torch.__version__)
 
 
 def autograd_engine() -> Engine:

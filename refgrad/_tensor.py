@@ -6,7 +6,7 @@ import warnings
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from types import EllipsisType
-from typing import TYPE_CHECKING, Any, NamedTuple, SupportsIndex, TypeAlias, overload
+from typing import TYPE_CHECKING, NamedTuple, SupportsIndex, TypeAlias, overload
 
 import numpy as np
 

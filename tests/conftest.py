@@ -8,3 +8,21 @@ marked ``@pytest.mark.deviation("reason")``: it must then fail on refgrad (stric
 and pass on torch. The fixtures come from the plugin properties/engines.py (loaded by
 pyproject's addopts), shared with the property tests; ``pytest --engine NAME`` picks the engine.
 """
+
+from collections.abc import Iterator
+
+import pytest
+
+import refgrad as rg
+
+
+@pytest.fixture
+def restore_refgrad_state() -> Iterator[None]:
+    """For code that may change refgrad's default dtype or grad mode (doc pages, user-style
+    typing examples): the tests after it must not see that."""
+    dtype, grad_enabled = rg.get_default_dtype(), rg.is_grad_enabled()
+    try:
+        yield
+    finally:
+        rg.set_default_dtype(dtype)
+        rg.set_grad_enabled(grad_enabled)

@@ -14,12 +14,10 @@ import doctest
 import io
 import re
 import runpy
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-import refgrad as rg
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -83,15 +81,7 @@ def _display_name(path: Path) -> str:
     return path.relative_to(ROOT).as_posix()
 
 
-@pytest.fixture(autouse=True)
-def _restore_refgrad_state() -> Iterator[None]:
-    """A page may change the default dtype or the grad mode; the tests after it must not see that."""
-    dtype, grad_enabled = rg.get_default_dtype(), rg.is_grad_enabled()
-    try:
-        yield
-    finally:
-        rg.set_default_dtype(dtype)
-        rg.set_grad_enabled(grad_enabled)
+pytestmark = pytest.mark.usefixtures("restore_refgrad_state")  # a page may change the dtype or grad mode
 
 
 @pytest.mark.parametrize("path", documented_files(), ids=_display_name)

@@ -19,12 +19,10 @@ import re
 import runpy
 import tokenize
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-import refgrad as rg
 
 ROOT = Path(__file__).resolve().parent.parent
 TYPING = ROOT / "tests" / "typing"
@@ -68,17 +66,7 @@ def test_there_are_typing_tests() -> None:
     assert len(typing_files()) >= 5
 
 
-@pytest.fixture
-def _restore_refgrad_state() -> Iterator[None]:
-    dtype, grad_enabled = rg.get_default_dtype(), rg.is_grad_enabled()
-    try:
-        yield
-    finally:
-        rg.set_default_dtype(dtype)
-        rg.set_grad_enabled(grad_enabled)
-
-
-@pytest.mark.usefixtures("_restore_refgrad_state")
+@pytest.mark.usefixtures("restore_refgrad_state")
 @pytest.mark.parametrize("path", typing_files(), ids=_name)
 def test_typing_test_runs(path: Path) -> None:
     runpy.run_path(str(path), run_name="typing_test")
