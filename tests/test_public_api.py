@@ -97,8 +97,8 @@ INTENDED: dict[str, frozenset[str]] = {
     ),
     "properties.programs": frozenset(
         {
-            "Assign", "BINARY", "If", "Loop", "REDUCE_KEEP", "SHAPE", "Script", "Statement", "UNARY", "features",
-            "inputs", "run", "scripts"
+            "Assign", "BINARY", "If", "Loop", "REDUCE_KEEP", "SHAPE", "Script", "Statement", "UNARY", "cases",
+            "features", "inputs", "run", "scripts", "values"
         }
     ),
 }
