@@ -414,7 +414,13 @@ class SliceBackward0(_Placed):
 
 
 class IndexBackward0(_Placed):
+    """Advanced indexing. PyTorch saves the indices as tensors, so after a backward without
+    ``retain_graph`` a second one raises; the placeholder saved here gives the same."""
+
     __slots__ = ()
+
+    def vjp(self, grad: Tensor, _indices: None = None) -> Grads:
+        return super().vjp(grad)
 
 
 class AliasBackward0(Node):
@@ -447,7 +453,7 @@ def index_put_zeros(values: Tensor, shape: tuple[int, ...], key: Any) -> Tensor:
 
 def _take(node: _Placed, input: Tensor, key: Any) -> Tensor:
     out = input._data[key]
-    return one_input(node, out, input)
+    return one_input(node, out, input, (None,) if isinstance(node, IndexBackward0) else ())
 
 
 def _bounds_checked(index: int, size: int, dim: int) -> int:

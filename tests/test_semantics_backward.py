@@ -167,6 +167,8 @@ SAVING: list[tuple[str, Callable[[ModuleType, Any], Any]]] = [
     ("sin", lambda e, x: e.sin(x).sum()),
     ("tanh", lambda e, x: e.tanh(x).sum()),
     ("add then mul", lambda e, x: ((x + 1.0) * x).sum()),
+    ("index by list", lambda e, x: x[[0, 2]].sum()),  # advanced indexing saves its indices
+    ("index by mask", lambda e, x: x[x > 0.7].sum()),
 ]
 
 
