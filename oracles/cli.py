@@ -19,6 +19,7 @@ import argparse
 import importlib.util
 import inspect
 import json
+import math
 import os
 import re
 import shutil
@@ -27,20 +28,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import IO, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 import numpy.typing as npt
 
 from oracles import conformance
+from oracles.conformance import UsageError
+
+if TYPE_CHECKING:
+    from oracles.program import Program
 
 FloatArray = npt.NDArray[np.float64]
 JSON_SCHEMA_VERSION = 1
 """Bumped when a field of the ``--json`` output changes meaning or disappears."""
-
-
-class UsageError(Exception):
-    """Bad usage or input: reported as one line on stderr, exit code 2."""
+MAX_ELEMENTS = 10_000
+"""The most elements one value may have: the numeric oracle differentiates element by element,
+and the report has a row per element."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -61,9 +65,10 @@ def parse_value(text: str, what: str, rng: np.random.Generator) -> FloatArray:
     random = _RANDOM.fullmatch(text)
     if random is not None:
         shape = () if random[1] == "scalar" else tuple(int(n) for n in random[1].split("x"))
+        _check_size(math.prod(shape), what)
         low, high = (_number(random[2], what), _number(random[3], what)) if random[2] else (-1.0, 1.0)
-        if not low < high:
-            raise UsageError(f"{what}: random range needs LO < HI, got {low:g}:{high:g}")
+        if not (math.isfinite(low) and math.isfinite(high) and low < high and math.isfinite(high - low)):
+            raise UsageError(f"{what}: random range needs finite LO < HI, got {low:g}:{high:g}")
         array = rng.uniform(low, high, shape)
     elif text.endswith(".npy"):
         try:
@@ -72,18 +77,42 @@ def parse_value(text: str, what: str, rng: np.random.Generator) -> FloatArray:
             raise UsageError(f"{what}: cannot read {text}: {error}") from None
     elif text.startswith("["):
         try:
-            array = np.array(json.loads(text), dtype=np.float64)
+            decoded = json.loads(text)
         except json.JSONDecodeError as error:
             raise UsageError(f"{what}: not a list of numbers: {text!r} ({error.msg})") from None
-        except (ValueError, TypeError):
+        if not _numbers_only(decoded):
+            raise UsageError(f"{what}: not a list of numbers: {text!r}")
+        try:
+            array = np.array(decoded, dtype=np.float64)
+        except ValueError:
             raise UsageError(f"{what}: not a rectangular list of numbers: {text!r}") from None
     elif "," in text:
         array = np.array([_number(part, what) for part in text.split(",")])
     else:
         array = np.array(_number(text, what))
+    if array.size == 0:
+        raise UsageError(f"{what}: the value is empty")
+    _check_size(array.size, what)
     if not np.all(np.isfinite(array)):
         raise UsageError(f"{what}: inputs must be finite, got {text!r} with NaN or infinity")
     return array
+
+
+def _check_size(elements: int, what: str) -> None:
+    if elements > MAX_ELEMENTS:
+        raise UsageError(f"{what}: {elements} elements; the limit is {MAX_ELEMENTS}")
+
+
+def _numbers_only(decoded: object) -> bool:
+    """Nested lists of JSON numbers only (no strings, booleans or nulls)."""
+    stack = [decoded]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, bool) or not isinstance(item, (int, float)):
+            return False
+    return True
 
 
 def _number(text: str, what: str) -> float:
@@ -107,13 +136,16 @@ def _assignments(pairs: Sequence[str], option: str, rng: np.random.Generator) ->
     return values
 
 
-def _check_names(wanted: Sequence[str], given: dict[str, FloatArray], option: str = "--at") -> None:
+def _check_names(
+    wanted: Sequence[str], given: dict[str, FloatArray], option: str = "--at", optional: Sequence[str] = ()
+) -> None:
     for name in wanted:
         if name not in given:
             raise UsageError(f"no value for {name!r}: add {option} {name}=VALUE")
     for name in given:
-        if name not in wanted:
-            raise UsageError(f"{option} {name}: there is no input named {name!r} (inputs: {', '.join(wanted) or 'none'})")
+        if name not in wanted and name not in optional:
+            known = [*wanted, *optional]
+            raise UsageError(f"{option} {name}: there is no input named {name!r} (inputs: {', '.join(known) or 'none'})")
 
 
 # --------------------------------------------------------------------------- targets
@@ -134,7 +166,7 @@ def load_function(target: str) -> Callable[..., Any]:
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
-    except Exception as error:
+    except (Exception, SystemExit) as error:
         raise UsageError(f"importing {path} raised {type(error).__name__}: {error}") from None
     function = getattr(module, match["function"], None)
     if not callable(function):
@@ -146,15 +178,42 @@ def _is_function_target(target: str) -> bool:
     return _FUNCTION_TARGET.fullmatch(target) is not None
 
 
-def _parameters(function: Callable[..., Any]) -> list[str]:
-    return list(inspect.signature(function).parameters)
+def _check_parameters(function: Callable[..., Any], given: dict[str, FloatArray], target: str) -> None:
+    """The ``--at`` values must name the function's parameters: every one without a default,
+    and no other."""
+    parameters = inspect.signature(function).parameters.values()
+    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.POSITIONAL_ONLY) for p in parameters):
+        raise UsageError(f"{target}: the inputs must be named parameters (no *args, **kwargs or positional-only ones)")
+    _check_names([p.name for p in parameters if p.default is p.empty], given, optional=[p.name for p in parameters if p.default is not p.empty])
+
+
+def _call(function: Callable[..., Any], tensors: dict[str, Any], target: str, several: bool = False) -> Any:
+    """The user's function on ``tensors``: its output, which must be a tensor computed from them
+    (with ``several``, a tuple of tensors may be, when at least one is)."""
+    import refgrad
+
+    try:
+        output = function(**tensors)
+    except (Exception, SystemExit) as error:
+        raise UsageError(f"{target} raised {type(error).__name__}: {error}") from None
+    outputs = output if several and isinstance(output, tuple) else (output,)
+    if not all(isinstance(o, refgrad.Tensor) for o in outputs) or not any(o.requires_grad for o in outputs):
+        wanted = "a tensor or a tuple of tensors, at least one" if several else "one floating-point tensor"
+        raise UsageError(f"{target} must return {wanted} computed from its inputs, got {_describe(output)}")
+    return output
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, tuple):
+        return f"a tuple ({', '.join(_describe(v) for v in value)})"
+    return f"a tensor that does not require grad (dtype {getattr(value, 'dtype')})" if hasattr(value, "requires_grad") else type(value).__name__
 
 
 @dataclass(frozen=True)
 class _Target:
     """What to differentiate: a program for the oracles and the values of its inputs."""
 
-    program: Any  # oracles.program.Program
+    program: Program
     values: dict[str, FloatArray]
 
 
@@ -167,13 +226,11 @@ def _target(args: argparse.Namespace, rng: np.random.Generator) -> _Target:
         from oracles.trace import TraceError, trace
 
         function = load_function(args.target)
-        _check_names(_parameters(function), values)
+        _check_parameters(function, values, args.target)
         try:
-            traced = trace(function, values)
+            traced = trace(lambda **tensors: _call(function, tensors, args.target), values)
         except TraceError as error:
             raise UsageError(f"{args.target}: {error}") from None
-        except Exception as error:
-            raise UsageError(f"{args.target} raised {type(error).__name__}: {error}") from None
         return _Target(traced.program, traced.values)
     try:
         _check_names(names(args.target), values)
@@ -184,7 +241,7 @@ def _target(args: argparse.Namespace, rng: np.random.Generator) -> _Target:
     return _Target(program, values)
 
 
-def _check_shapes(program: Any, values: dict[str, FloatArray]) -> None:
+def _check_shapes(program: Program, values: dict[str, FloatArray]) -> None:
     """Run the program once on the engine so that shapes that do not fit are reported in
     PyTorch's words before any oracle starts."""
     import refgrad
@@ -283,7 +340,13 @@ def _fuzz(args: argparse.Namespace) -> int:
         if show_progress:
             print(f"\rfuzz: {summary.programs}/{args.programs} programs, {summary.failures} failures", end="", file=sys.stderr)
 
-    summary = campaign(args.programs, args.seed, None if args.out is None else Path(args.out), progress)
+    out = None if args.out is None else Path(args.out)
+    if out is not None:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise UsageError(f"--out {out}: {error.strerror or error}") from None
+    summary = campaign(args.programs, args.seed, out, progress)
     if show_progress:
         print(file=sys.stderr)
     if args.json:
@@ -304,12 +367,9 @@ def _graph(args: argparse.Namespace) -> int:
     if _is_function_target(args.target):  # the function itself runs: the graph is what it records
         function = load_function(args.target)
         values = _assignments(args.at, "--at", rng)
-        _check_names(_parameters(function), values)
+        _check_parameters(function, values, args.target)
         tensors = {name: refgrad.tensor(value, dtype=refgrad.float64, requires_grad=True) for name, value in values.items()}
-        try:
-            output = function(**tensors)
-        except Exception as error:
-            raise UsageError(f"{args.target} raised {type(error).__name__}: {error}") from None
+        output = _call(function, tensors, args.target)
     else:
         target = _target(args, rng)
         output, tensors = run_engine(target.program, target.values, refgrad)
@@ -317,19 +377,21 @@ def _graph(args: argparse.Namespace) -> int:
         output.backward(refgrad.ones_like(output))
     diagram = collect(output, tensors, title=args.target)
     dot = write_dot(diagram)
-    if args.format == "dot":
-        if args.output is None:
-            print(dot, end="")
-        else:
-            Path(args.output).write_text(dot)
-        return 0
-    if args.format == "svg" and shutil.which("dot") is None:  # the built-in renderer
-        Path(args.output).write_text(to_svg(diagram), encoding="utf-8")
+    if args.format == "dot" and args.output is None:
+        print(dot, end="")
         return 0
     try:
-        Path(args.output).write_bytes(render(dot, args.format))
+        if args.format == "dot":
+            picture: str | bytes = dot
+        elif args.format == "svg" and shutil.which("dot") is None:  # the built-in renderer
+            picture = to_svg(diagram)
+        else:
+            picture = render(dot, args.format)
+        Path(args.output).write_bytes(picture.encode() if isinstance(picture, str) else picture)
     except (GraphvizMissing, GraphvizFailed) as error:
         raise UsageError(str(error)) from None
+    except OSError as error:
+        raise UsageError(f"--output {args.output}: {error.strerror or error}") from None
     return 0
 
 
@@ -339,20 +401,25 @@ def _gradcheck(args: argparse.Namespace) -> int:
 
     function = load_function(args.target)
     values = _assignments(args.at, "--at", np.random.default_rng(args.seed))
-    names = _parameters(function)
-    _check_names(names, values)
+    _check_parameters(function, values, args.target)
+    names = [name for name in inspect.signature(function).parameters if name in values]
     inputs = tuple(refgrad.tensor(values[name], dtype=refgrad.float64, requires_grad=True) for name in names)
+    _call(function, dict(zip(names, inputs)), args.target, several=True)  # a clear error for what gradcheck cannot check
+
+    def by_position(*tensors: Any) -> Any:  # gradcheck passes the inputs positionally
+        return function(**dict(zip(names, tensors)))
+
     results: dict[str, str] = {}
     checks: list[tuple[str, Callable[..., bool]]] = [("gradcheck", gradcheck)]
     if not args.no_gradgrad:
         checks.append(("gradgradcheck", gradgradcheck))
     for name, check in checks:
         try:
-            check(function, inputs, eps=args.eps, atol=args.atol, rtol=args.rtol, fast_mode=args.fast_mode)
+            check(by_position, inputs, eps=args.eps, atol=args.atol, rtol=args.rtol, fast_mode=args.fast_mode)
             results[name] = "passed"
         except GradcheckError as error:
             results[name] = f"failed: {error}"
-        except Exception as error:
+        except (Exception, SystemExit) as error:
             raise UsageError(f"{args.target} raised {type(error).__name__}: {error}") from None
     passed = all(r == "passed" for r in results.values())
     if args.json:
@@ -376,13 +443,34 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
+def _seed(text: str) -> int:
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 0, got {text!r}")
+    return int(text)
+
+
+def _at_least(bound: float, strict: bool) -> Callable[[str], float]:
+    """An argparse type: a finite number ≥ ``bound`` (> with ``strict``)."""
+
+    def number(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value < bound or (strict and value == bound):
+            raise argparse.ArgumentTypeError(f"expected a finite number {'>' if strict else '≥'} {bound:g}, got {text!r}")
+        return value
+
+    return number
+
+
 def _common(parser: argparse.ArgumentParser, target_help: str) -> None:
     parser.add_argument("target", metavar="TARGET", help=target_help)
     parser.add_argument(
         "--at", action="append", default=[], metavar="NAME=VALUE",
         help="an input's value: 2 | 2,3 | [[1,2],[3,4]] | file.npy | random:2x3[:LO:HI] (repeat per input)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed for random: values (default 0)")
+    parser.add_argument("--seed", type=_seed, default=0, help="seed for random: values (default 0)")
 
 
 def _output_options(parser: argparse.ArgumentParser) -> None:
@@ -403,14 +491,14 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--order", type=int, choices=[1, 2], default=1, help="2: second derivatives along --direction")
     compare.add_argument("--direction", action="append", default=[], metavar="NAME=VALUE", help="u for --order 2 (default: ones)")
     compare.add_argument("--engine", choices=["refgrad", "torch"], default="refgrad", help="the engine checked (default refgrad)")
-    compare.add_argument("--rounding-factor", type=float, default=16.0, help="ulps allowed per operation (default 16)")
-    compare.add_argument("--atol", type=float, default=0.0, help="absolute slack added to every tolerance (default 0)")
+    compare.add_argument("--rounding-factor", type=_at_least(0, strict=False), default=16.0, help="ulps allowed per operation (default 16)")
+    compare.add_argument("--atol", type=_at_least(0, strict=False), default=0.0, help="absolute slack added to every tolerance (default 0)")
     _output_options(compare)
     compare.set_defaults(run=_compare)
 
     fuzz = commands.add_parser("fuzz", help="a campaign of random programs with control flow against the oracles")
     fuzz.add_argument("--programs", type=int, default=100, help="how many programs (default 100)")
-    fuzz.add_argument("--seed", type=int, default=0, help="the campaign's seed: the same seed, the same programs")
+    fuzz.add_argument("--seed", type=_seed, default=0, help="the campaign's seed: the same seed, the same programs")
     fuzz.add_argument("--out", metavar="DIR", help="write a standalone reproducer per failure here")
     _output_options(fuzz)
     fuzz.set_defaults(run=_fuzz)
@@ -424,9 +512,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("gradcheck", help="gradcheck and gradgradcheck of a Python function written with refgrad")
     _common(check, "FILE.py:FUNCTION")
-    check.add_argument("--eps", type=float, default=1e-6, help="finite-difference step (default 1e-6)")
-    check.add_argument("--atol", type=float, default=1e-5, help="absolute tolerance (default 1e-5)")
-    check.add_argument("--rtol", type=float, default=1e-3, help="relative tolerance (default 1e-3)")
+    check.add_argument("--eps", type=_at_least(0, strict=True), default=1e-6, help="finite-difference step (default 1e-6)")
+    check.add_argument("--atol", type=_at_least(0, strict=False), default=1e-5, help="absolute tolerance (default 1e-5)")
+    check.add_argument("--rtol", type=_at_least(0, strict=False), default=1e-3, help="relative tolerance (default 1e-3)")
     check.add_argument("--fast-mode", action="store_true", help="check random projections instead of whole Jacobians")
     check.add_argument("--no-gradgrad", action="store_true", help="skip gradgradcheck (second derivatives)")
     _output_options(check)

@@ -154,7 +154,9 @@ class Report:
                     f"{report.tolerance_symbolic[index]:>10.1e}  {report.verdicts[k]}"
                 )
         if self.taylor is not None:
-            lines.append(f"taylor test: order {self.taylor.order:.2f} ({self.taylor.verdict})")
+            taylor = self.taylor
+            order = f"order {taylor.order:.2f}" if np.isfinite(taylor.order) else "no order to fit"
+            lines.append(f"taylor test: {order} ({taylor.verdict})" + ("" if np.isfinite(taylor.order) else f": {taylor.reason}"))
         lines.append(f"tolerance: {self.tolerance_note}")
         lines.extend(f"note: {note}" for note in self.notes)
         lines.append(f"verdict: {self.verdict}")

@@ -22,8 +22,8 @@ from refgrad._node import AccumulateGrad, MultiOutputNode, Node, edge
 from refgrad._pointwise import clone, to, zeros_of
 from refgrad._recording import check_view_is_current
 from refgrad._shape import is_expandable_to, sum_to
-from refgrad._inplace import check_inplace
-from refgrad._tensor import Tensor, counter, new_counter
+from refgrad._inplace import INFERENCE_INPLACE
+from refgrad._tensor import INFERENCE_COUNTER, Tensor, counter, new_counter
 
 NOGRAD = "element {} of tensors does not require grad and does not have a grad_fn"
 
@@ -364,6 +364,7 @@ def _accumulate(tensor: Tensor, grad: Tensor, create_graph: bool) -> None:
     elif create_graph or old._requires_grad:
         tensor._grad = old + grad
     else:
-        check_inplace(old)  # an inference-tensor .grad may only grow inside inference mode
+        if old._vc is INFERENCE_COUNTER and not _grad_mode._state.inference:  # made in inference mode
+            raise RuntimeError(INFERENCE_INPLACE)
         np.add(old._data, grad._data, out=old._data, casting="unsafe")
         counter(old)[0] += 1

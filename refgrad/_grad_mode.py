@@ -197,7 +197,7 @@ class inference_mode(_GradModeContext):
     def __new__(cls, mode: Callable[P, R]) -> Callable[P, R]: ...  # type: ignore[misc]  # as for no_grad
     def __new__(cls, mode: bool | Callable[..., Any] = True) -> Any:
         if callable(mode):
-            return cast(inference_mode, cls()(mode))
+            return cls()(mode)
         return super().__new__(cls)
 
     def __init__(self, mode: bool | Callable[..., Any] = True) -> None:

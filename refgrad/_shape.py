@@ -65,7 +65,10 @@ def reshape(input: Tensor, shape: Sequence[int]) -> Tensor:
     target = _target_shape(tuple(shape), data.size)
     out = data.reshape(target)
     if not np.may_share_memory(out, data) and data.size:  # a copy, not a view: as PyTorch, clone it first
-        return unsafe_view(_pointwise.clone(input), target) if needs_grad(input) else plain(out)
+        if not needs_grad(input):
+            return plain(out)
+        copied = one_input(_pointwise.CloneBackward0(), out.reshape(data.shape), input)  # the copy numpy made
+        return unsafe_view(copied, target)
     return _view(ViewBackward0(data.shape), out, input)
 
 
@@ -413,9 +416,13 @@ class SliceBackward0(_Placed):
     __slots__ = ()
 
 
+INDICES = (None,)
+"""What advanced indexing saves: PyTorch saves the indices as tensors, so after a backward
+without ``retain_graph`` a second one raises; this placeholder, freed the same way, gives the same."""
+
+
 class IndexBackward0(_Placed):
-    """Advanced indexing. PyTorch saves the indices as tensors, so after a backward without
-    ``retain_graph`` a second one raises; the placeholder saved here gives the same."""
+    """Advanced indexing (saves ``INDICES``)."""
 
     __slots__ = ()
 
@@ -440,7 +447,7 @@ class IndexPutBackward0(Node):
         self.key = key
 
     def vjp(self, grad: Tensor) -> Grads:
-        return (_take(IndexBackward0(self.key, grad._data.shape), grad, self.key),)
+        return (_take(IndexBackward0(self.key, grad._data.shape), grad, self.key, INDICES),)
 
 
 def index_put_zeros(values: Tensor, shape: tuple[int, ...], key: Any) -> Tensor:
@@ -451,9 +458,9 @@ def index_put_zeros(values: Tensor, shape: tuple[int, ...], key: Any) -> Tensor:
     return record(IndexPutBackward0(key), out, (values,))
 
 
-def _take(node: _Placed, input: Tensor, key: Any) -> Tensor:
+def _take(node: _Placed, input: Tensor, key: Any, saved: tuple[None, ...] = ()) -> Tensor:
     out = input._data[key]
-    return one_input(node, out, input, (None,) if isinstance(node, IndexBackward0) else ())
+    return one_input(node, out, input, saved)
 
 
 def _bounds_checked(index: int, size: int, dim: int) -> int:
@@ -603,7 +610,7 @@ def getitem(x: Tensor, key: IndexKey) -> Tensor:
             numpy_key.extend([slice(None)] * (position - len(numpy_key)))
             numpy_key.append(item)
         checked = _advanced_key(result, tuple(numpy_key))
-        return _take(IndexBackward0(checked, result._data.shape), result, checked)
+        return _take(IndexBackward0(checked, result._data.shape), result, checked, INDICES)
     if result is x:
         return _view(AliasBackward0(), x._data, x)
     return result

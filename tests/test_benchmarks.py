@@ -38,7 +38,7 @@ def test_the_numpy_floor_computes_the_same_loss(name: str) -> None:
     assert forward(work.fn, work.arrays)() == pytest.approx(_reference(work)[0], rel=1e-12)
 
 
-@pytest.mark.parametrize("engine", [e for e in ENGINES if e.name != "numpy"], ids=lambda e: e.name)
+@pytest.mark.parametrize("engine", [e for e in ENGINES if e.name not in ("numpy", "refgrad")], ids=lambda e: e.name)
 @pytest.mark.parametrize("name", WORKLOADS)
 def test_every_engine_computes_the_same_loss_and_gradients(engine: Engine, name: str) -> None:
     work = WORKLOADS[name]
@@ -70,9 +70,9 @@ def test_the_while_loop_takes_the_stated_number_of_trips() -> None:
 
 
 def test_the_graph_probe_reports_no_error_on_refgrad() -> None:
-    result = probe.graph(refgrad_engine(), 1000)
+    result = probe.graph(refgrad_engine(), 100_000)  # enough nodes for the resident set to show them
     assert result["errors"] == []
-    assert result["bytes_per_node"] >= 0
+    assert 50 < result["bytes_per_node"] < 1000  # a node, its edges and saved values, under the 1 KB target
 
 
 def test_the_plot_is_well_formed_svg() -> None:

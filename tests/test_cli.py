@@ -194,7 +194,7 @@ def test_fuzz_summarizes_a_reproducible_campaign(tmp_path: Path) -> None:
     summary = valid_json(first.stdout)
     assert summary["programs"] == 8 and summary["failures"] == 0 and summary["ops"]
     assert summary["ops"] == valid_json(again.stdout)["ops"]  # same seed, same programs
-    assert not (tmp_path / "out").exists()  # no failure, no reproducer
+    assert list((tmp_path / "out").iterdir()) == []  # no failure, no reproducer
 
 
 WRONG_SIN = "from refgrad import _pointwise\n_pointwise.SinBackward0.vjp = lambda self, grad, x: (grad * _pointwise.sin(x),)\n"
@@ -309,11 +309,62 @@ BAD_INPUT = [
     (["compare", "sin(a)", "--at", "a=1", "--direction", "a=1"], "--direction is for second derivatives: add --order 2"),
     (["graph", "sin(a)", "--at", "a=1", "--format", "svg"], "--format svg writes a file: add --output FILE.svg"),
     (["fuzz", "--programs", "0"], "--programs must be at least 1"),
+    (["compare", "a * a", "--at", "a=random:100000x100000"], "--at a: 10000000000 elements; the limit is 10000"),
+    (["compare", "a * a", "--at", "a=random:3:-inf:inf"], "--at a: random range needs finite LO < HI, got -inf:inf"),
+    (["compare", "a * a", "--at", "a=[]"], "--at a: the value is empty"),
+    (["compare", "a * a", "--at", 'a=["1", "2"]'], """--at a: not a list of numbers: '["1", "2"]'"""),
+    (["compare", "a * a", "--at", "a=1", "--seed", "-5"], "argument --seed: expected a whole number ≥ 0, got '-5' (see refgrad compare --help)"),
+    (["compare", "a * a", "--at", "a=1", "--atol", "nan"], "argument --atol: expected a finite number ≥ 0, got 'nan' (see refgrad compare --help)"),
 ]
 
 
 @pytest.mark.parametrize("args, message", BAD_INPUT, ids=[m[:40] for _, m in BAD_INPUT])
 def test_bad_input_is_one_line_and_exit_code_2(args: list[str], message: str, tmp_path: Path) -> None:
+    result = refgrad(*args, cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == f"refgrad {args[0]}: error: {message}\n"
+
+
+USER_FILE = '''import sys
+import refgrad as rg
+
+
+def number(a):
+    return 3.0
+
+
+def boolean(a):
+    return a > 0
+
+
+def quits(a):
+    sys.exit(7)
+
+
+def many(*xs):
+    return xs[0]
+
+
+def ok(a):
+    return (rg.sin(a) * a).sum()
+'''
+
+BAD_FUNCTIONS = [
+    (["compare", "f.py:number", "--at", "a=1,2"], "f.py:number must return one floating-point tensor computed from its inputs, got float"),
+    (["compare", "f.py:boolean", "--at", "a=1,2"], "f.py:boolean must return one floating-point tensor computed from its inputs, got a tensor that does not require grad (dtype refgrad.bool)"),
+    (["graph", "f.py:number", "--at", "a=1,2"], "f.py:number must return one floating-point tensor computed from its inputs, got float"),
+    (["gradcheck", "f.py:number", "--at", "a=1,2"], "f.py:number must return a tensor or a tuple of tensors, at least one computed from its inputs, got float"),
+    (["compare", "f.py:quits", "--at", "a=1"], "f.py:quits raised SystemExit: 7"),
+    (["compare", "f.py:many", "--at", "xs=1"], "f.py:many: the inputs must be named parameters (no *args, **kwargs or positional-only ones)"),
+    (["graph", "f.py:ok", "--at", "a=1", "-o", "missing/g.dot"], "--output missing/g.dot: No such file or directory"),
+    (["fuzz", "--programs", "1", "--out", "f.py"], "--out f.py: File exists"),
+    (["gradcheck", "f.py:ok", "--at", "a=1", "--eps", "0"], "argument --eps: expected a finite number > 0, got '0' (see refgrad gradcheck --help)"),
+]
+
+
+@pytest.mark.parametrize("args, message", BAD_FUNCTIONS, ids=[m[:40] for _, m in BAD_FUNCTIONS])
+def test_bad_functions_and_files_are_one_line_and_exit_code_2(args: list[str], message: str, tmp_path: Path) -> None:
+    (tmp_path / "f.py").write_text(USER_FILE)
     result = refgrad(*args, cwd=tmp_path)
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr == f"refgrad {args[0]}: error: {message}\n"
