@@ -228,7 +228,7 @@ def _target(args: argparse.Namespace, rng: np.random.Generator) -> _Target:
         function = load_function(args.target)
         _check_parameters(function, values, args.target)
         try:
-            traced = trace(lambda **tensors: _call(function, tensors, args.target), values)
+            traced = trace(lambda **tensors: _call(function, tensors, args.target), values, name=function.__name__)
         except TraceError as error:
             raise UsageError(f"{args.target}: {error}") from None
         return _Target(traced.program, traced.values)
