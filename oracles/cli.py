@@ -484,33 +484,49 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
-    compare = commands.add_parser("compare", help="engine vs symbolic vs numeric gradients of an expression or function")
+    compare = commands.add_parser(
+        "compare",
+        help="engine vs symbolic vs numeric gradients of an expression or function",
+        epilog='example: refgrad compare "3*a**3 - b**2" --at a=2,3 --at b=6,4   (exit code 0 agree, 1 mismatch, 2 bad input)',
+    )
     _common(compare, 'an expression such as "3*a**3 - b**2", or FILE.py:FUNCTION written with refgrad')
     compare.add_argument("--dtype", choices=["float64", "float32"], default="float64", help="the engine's dtype")
     compare.add_argument("--grad-output", metavar="VALUE", help="the vector v of vᵀJ (default: ones of the output's shape)")
     compare.add_argument("--order", type=int, choices=[1, 2], default=1, help="2: second derivatives along --direction")
     compare.add_argument("--direction", action="append", default=[], metavar="NAME=VALUE", help="u for --order 2 (default: ones)")
     compare.add_argument("--engine", choices=["refgrad", "torch"], default="refgrad", help="the engine checked (default refgrad)")
-    compare.add_argument("--rounding-factor", type=_at_least(0, strict=False), default=16.0, help="ulps allowed per operation (default 16)")
+    compare.add_argument("--rounding-factor", type=_at_least(0, strict=False), default=16.0, metavar="ULPS", help="ulps allowed per operation (default 16)")
     compare.add_argument("--atol", type=_at_least(0, strict=False), default=0.0, help="absolute slack added to every tolerance (default 0)")
     _output_options(compare)
     compare.set_defaults(run=_compare)
 
-    fuzz = commands.add_parser("fuzz", help="a campaign of random programs with control flow against the oracles")
+    fuzz = commands.add_parser(
+        "fuzz",
+        help="a campaign of random programs with control flow against the oracles",
+        epilog="example: refgrad fuzz --programs 200 --seed 1 --out failures/   (exit code 1 if a program fails)",
+    )
     fuzz.add_argument("--programs", type=int, default=100, help="how many programs (default 100)")
     fuzz.add_argument("--seed", type=_seed, default=0, help="the campaign's seed: the same seed, the same programs")
     fuzz.add_argument("--out", metavar="DIR", help="write a standalone reproducer per failure here")
     _output_options(fuzz)
     fuzz.set_defaults(run=_fuzz)
 
-    graph = commands.add_parser("graph", help="the computation graph as Graphviz DOT, SVG (Graphviz's, or built in) or PNG (needs Graphviz)")
+    graph = commands.add_parser(
+        "graph",
+        help="the computation graph as Graphviz DOT, SVG (Graphviz's, or built in) or PNG (needs Graphviz)",
+        epilog='example: refgrad graph "3*a**3 - b**2" --at a=2,3 --at b=6,4 --format svg -o seed.svg',
+    )
     _common(graph, 'an expression such as "3*a**3 - b**2", or FILE.py:FUNCTION written with refgrad')
     graph.add_argument("--format", choices=["dot", "svg", "png"], default="dot", help="dot text (default), svg (drawn by Graphviz when installed, else built in) or png (needs Graphviz)")
     graph.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
     graph.add_argument("--no-backward", dest="backward", action="store_false", help="do not run backward (leaves show no .grad)")
     graph.set_defaults(run=_graph)
 
-    check = commands.add_parser("gradcheck", help="gradcheck and gradgradcheck of a Python function written with refgrad")
+    check = commands.add_parser(
+        "gradcheck",
+        help="gradcheck and gradgradcheck of a Python function written with refgrad",
+        epilog="example: refgrad gradcheck model.py:loss --at w=random:3x2 --at x=1,2,3",
+    )
     _common(check, "FILE.py:FUNCTION")
     check.add_argument("--eps", type=_at_least(0, strict=True), default=1e-6, help="finite-difference step (default 1e-6)")
     check.add_argument("--atol", type=_at_least(0, strict=False), default=1e-5, help="absolute tolerance (default 1e-5)")
