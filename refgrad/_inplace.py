@@ -4,9 +4,10 @@ tensor's grad_fn the node of the operation (its history is "rebased").
 
 A recorded in-place op is computed out of place on a stand-in for the tensor's old value
 (a copy carrying its history: the rule may have saved it, and the write must not change
-what it saved), then written back. Recorded in-place ops on views are not supported yet:
-PyTorch rewrites the base's history (CopySlices over the view's region), which needs the
-view's position in its base; refgrad raises a clear error instead.
+what it saved), then written back. On a view, as in PyTorch, the write rewrites the base's
+history: the base becomes ``CopySlices`` (its old values outside the view's elements, the
+op's result inside) and the view an ``AsStridedBackward0`` of it. The view's elements are
+found from its place in the base's memory.
 """
 
 from __future__ import annotations
@@ -27,7 +28,14 @@ INFERENCE_INPLACE = (
     "Inplace update to inference tensor outside InferenceMode is not allowed.You can make a clone to get a "
     "normal tensor before doing inplace update.See https://github.com/pytorch/rfcs/pull/17 for more details."
 )
-VIEW_INPLACE = "refgrad does not support recorded in-place operations on views yet; use an out-of-place op"
+VIEW_INPLACE = (
+    "refgrad does not support recorded in-place operations on views of a base that is not laid out contiguously; "
+    "use an out-of-place op"
+)
+OVERLAPPING = (
+    "unsupported operation: more than one element of the written-to tensor refers to a single memory location. "
+    "Please clone() the tensor before performing the operation."
+)
 
 
 def check_inplace(t: Tensor) -> None:
@@ -61,10 +69,10 @@ def _commit(t: Tensor, result: Tensor) -> Tensor:
             f"output with shape {list(t._data.shape)} doesn't match the broadcast shape {list(result._data.shape)}"
         )
     node = result._grad_fn
-    if node is not None and t._base is not None:
-        raise RuntimeError(VIEW_INPLACE)
     if result._data.dtype.kind == "f" and t._data.dtype.kind != "f":
         raise RuntimeError(f"result type Float can't be cast to the desired output type {t.dtype.scalar_name}")
+    if node is not None and t._base is not None:
+        return _commit_to_view(t, result)
     np.copyto(t._data, result._data, casting="unsafe")
     counter(t)[0] += 1
     if node is not None:
@@ -82,6 +90,25 @@ def _commit(t: Tensor, result: Tensor) -> Tensor:
             node._saved = node._saved[:-1] + (kept,)
             node._saved_versions = node._saved_versions[:-1] + (version(t),)
     return t
+
+
+def _commit_to_view(view: Tensor, result: Tensor) -> Tensor:
+    """A recorded write through a view: the base's history becomes CopySlices over the view's
+    elements, the view's an AsStridedBackward0 of the base (as PyTorch)."""
+    from refgrad._shape import elements_in_base, regenerate_view
+
+    base = view._base
+    assert base is not None
+    key = elements_in_base(view, base)
+    if key is None:
+        raise RuntimeError(VIEW_INPLACE)
+    if np.unique(np.ravel_multi_index(key, base._data.shape)).size != view._data.size:
+        raise RuntimeError(OVERLAPPING)  # an expanded view: the write would be ambiguous
+    values = base._data.copy()
+    values[key] = result._data
+    _commit(base, record(CopySlices(key), values, (_old_value(base), result)))
+    regenerate_view(view, base)
+    return view
 
 
 def apply(t: Tensor, op: Callable[..., Tensor], *args: Any) -> Tensor:

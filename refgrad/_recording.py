@@ -70,7 +70,7 @@ def record(
 
 STALE_VIEW = (
     "refgrad does not support using a view whose base was changed by a recorded in-place operation after the "
-    "view was taken (PyTorch regenerates the view's grad_fn); take the view again after the in-place operation"
+    "view was taken, when the base is not laid out contiguously; take the view again after the in-place operation"
 )
 
 
@@ -89,11 +89,14 @@ def _mark_view(view: Tensor, of: Tensor) -> None:
 
 
 def check_view_is_current(t: Tensor) -> None:
-    """A recorded view is a function of its base's history when it was taken: refuse to use
-    it once an in-place operation has given the base a new history."""
+    """A recorded view is a function of its base's history when it was taken: once an in-place
+    operation has given the base a new history, its own is regenerated from it (as PyTorch)."""
     base = t._base
     if base is not None and t._grad_fn is not None and base._grad_fn is not t._view_base_node:
-        raise RuntimeError(STALE_VIEW)
+        from refgrad._shape import regenerate_view
+
+        if not regenerate_view(t, base):
+            raise RuntimeError(STALE_VIEW)
 
 
 def saved_versions(saved: tuple[Tensor | float | None, ...]) -> tuple[int | None, ...]:

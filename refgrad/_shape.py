@@ -416,6 +416,39 @@ class SliceBackward0(_Placed):
     __slots__ = ()
 
 
+class AsStridedBackward0(_Placed):
+    """A view regenerated after an in-place op changed its base's history: the view's elements
+    of the base, by index (PyTorch's as_strided)."""
+
+    __slots__ = ()
+
+
+def elements_in_base(view: Tensor, base: Tensor) -> tuple[Array, ...] | None:
+    """Where each element of ``view`` lies in ``base``: an index (one array per dimension of the
+    base, in the view's shape), read from the view's place in the base's memory; None when the
+    base is not laid out contiguously."""
+    data, root = view._data, base._data
+    if not root.flags.c_contiguous:
+        return None
+    offset = (data.__array_interface__["data"][0] - root.__array_interface__["data"][0]) // root.itemsize
+    flat = np.arange(root.size)
+    strides = tuple(stride // root.itemsize * flat.itemsize for stride in data.strides)
+    positions = np.lib.stride_tricks.as_strided(flat[offset:], data.shape, strides).copy()
+    return tuple(np.asarray(index) for index in np.unravel_index(positions, root.shape))  # arrays, also for a 0-d view
+
+
+def regenerate_view(view: Tensor, base: Tensor) -> bool:
+    """Make ``view``'s history a function of ``base``'s current one (after an in-place op gave
+    the base a new history): an AsStridedBackward0 of it. False if its elements cannot be found."""
+    key = elements_in_base(view, base)
+    if key is None:
+        return False
+    regenerated = record(AsStridedBackward0(key, base._data.shape), view._data, (base,), view_of=base)
+    view._grad_fn, view._requires_grad, view._output_nr = regenerated._grad_fn, True, 0
+    view._view_base_node = base._grad_fn
+    return True
+
+
 INDICES = (None,)
 """What advanced indexing saves: PyTorch saves the indices as tensors, so after a backward
 without ``retain_graph`` a second one raises; this placeholder, freed the same way, gives the same."""

@@ -171,6 +171,10 @@ class Tensor:
 
     @property
     def grad_fn(self) -> Node | None:
+        if self._base is not None:  # a view whose base an in-place op changed is regenerated first
+            from refgrad._recording import check_view_is_current
+
+            check_view_is_current(self)
         return self._grad_fn
 
     @property

@@ -23,7 +23,10 @@ VIEW_OF_LEAF_INPLACE = "a view of a leaf Variable that requires grad is being us
 # The VER message up to (excluding) the bracket that names the tensor type and shape.
 VER_PREFIX = "one of the variables needed for gradient computation has been modified by an inplace operation: "
 FLOAT_INTO_LONG = "result type Float can't be cast to the desired output type Long"
-VIEW_DEVIATION = "refgrad does not record in-place operations on views yet (clear RuntimeError)"
+OVERLAPPING = (
+    "unsupported operation: more than one element of the written-to tensor refers to a single memory location. "
+    "Please clone() the tensor before performing the operation."
+)
 
 X0 = [-1.0, 0.5, 2.0]  # the usual leaf values
 WEIGHTS = [1.0, 10.0, 100.0]  # backward of (t * WEIGHTS).sum() sends WEIGHTS to t
@@ -794,7 +797,6 @@ def test_item_assignment_under_no_grad_is_not_recorded(engine: ModuleType) -> No
 # Recorded in-place ops on views (deviation: refgrad refuses them for now)
 
 
-@pytest.mark.deviation(VIEW_DEVIATION)
 def test_inplace_on_slice_of_non_leaf(engine: ModuleType) -> None:
     x = leaf(engine, [1.0, 2.0, 3.0])
     y = x * 1.0
@@ -806,7 +808,6 @@ def test_inplace_on_slice_of_non_leaf(engine: ModuleType) -> None:
     assert values(x.grad) == [2.0, 2.0, 1.0]
 
 
-@pytest.mark.deviation(VIEW_DEVIATION)
 def test_inplace_on_kept_view_of_non_leaf_updates_the_base_history(engine: ModuleType) -> None:
     x = leaf(engine, [1.0, 2.0, 3.0])
     y = x * 1.0
@@ -818,7 +819,6 @@ def test_inplace_on_kept_view_of_non_leaf_updates_the_base_history(engine: Modul
     assert values(x.grad) == [1.0, 30.0, 300.0]
 
 
-@pytest.mark.deviation(VIEW_DEVIATION)
 def test_backward_from_an_inplace_modified_view(engine: ModuleType) -> None:
     x = leaf(engine, [1.0, 2.0, 3.0])
     y = x * 1.0
@@ -828,7 +828,6 @@ def test_backward_from_an_inplace_modified_view(engine: ModuleType) -> None:
     assert values(x.grad) == [0.0, 3.0, 3.0]
 
 
-@pytest.mark.deviation(VIEW_DEVIATION)
 def test_zero_on_element_of_non_leaf(engine: ModuleType) -> None:
     x = leaf(engine, [1.0, 2.0, 3.0])
     y = x * 2.0
@@ -838,7 +837,6 @@ def test_zero_on_element_of_non_leaf(engine: ModuleType) -> None:
     assert values(x.grad) == [0.0, 2.0, 2.0]
 
 
-@pytest.mark.deviation(VIEW_DEVIATION)
 def test_inplace_on_reshaped_view_of_non_leaf(engine: ModuleType) -> None:
     x = leaf(engine, [1.0, 2.0, 3.0])
     y = x * 2.0
@@ -848,7 +846,6 @@ def test_inplace_on_reshaped_view_of_non_leaf(engine: ModuleType) -> None:
     assert values(x.grad) == [10.0, 10.0, 10.0]
 
 
-@pytest.mark.deviation(VIEW_DEVIATION)
 def test_inplace_with_tensor_that_requires_grad_on_view_of_plain_tensor(engine: ModuleType) -> None:
     p = engine.zeros(3)
     w = leaf(engine, [2.0, 3.0])
@@ -857,3 +854,32 @@ def test_inplace_with_tensor_that_requires_grad_on_view_of_plain_tensor(engine: 
     assert type(p.grad_fn).__name__ == "CopySlices"
     weighted_sum(engine, p).backward()
     assert values(w.grad) == [10.0, 100.0]
+
+
+def test_the_regenerated_view_and_the_base_name_their_nodes_as_pytorch(engine: ModuleType) -> None:
+    x = leaf(engine, [1.0, 2.0, 3.0, 4.0])
+    base = x * 1.0
+    y = base.reshape(2, 2)  # a view taken before the in-place op: regenerated after it
+    v = y.t()  # a view with other strides than its base
+    v.mul_(engine.tensor([[1.0, 10.0], [100.0, 1000.0]]))
+    names = [type(t.grad_fn).__name__ for t in (v, y, base)]
+    assert names == ["AsStridedBackward0", "AsStridedBackward0", "CopySlices"]
+    assert values(y) == [1.0, 200.0, 30.0, 4000.0]
+    y.sum().backward()
+    assert values(x.grad) == [1.0, 100.0, 10.0, 1000.0]
+
+
+def test_an_inplace_op_on_an_expanded_view_is_refused(engine: ModuleType) -> None:
+    y = (leaf(engine) * 1.0).reshape(3, 1).expand(3, 2)
+    with raises_exactly(RuntimeError, OVERLAPPING):
+        y.add_(1.0)
+
+
+def test_second_order_through_an_inplace_op_on_a_view(engine: ModuleType) -> None:
+    x = leaf(engine, [1.0, 2.0, 3.0])
+    y = x * x
+    y[1:].mul_(x[1:])  # y = [x0², x1³, x2³]
+    (g,) = engine.autograd.grad(y.sum(), x, create_graph=True)
+    assert values(g) == [2.0, 12.0, 27.0]
+    g.sum().backward()
+    assert values(x.grad) == [2.0, 12.0, 18.0]
