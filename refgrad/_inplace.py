@@ -19,7 +19,7 @@ import numpy as np
 
 from refgrad import _grad_mode
 from refgrad._node import Grads, Node, tensor_meta
-from refgrad._recording import needs_grad, record
+from refgrad._recording import check_view_is_current, needs_grad, record
 from refgrad._tensor import INFERENCE_COUNTER, IndexKey, Number, Tensor, counter, version
 
 LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation."
@@ -54,7 +54,10 @@ def check_inplace(t: Tensor) -> None:
 
 
 def _old_value(t: Tensor) -> Tensor:
-    """A stand-in for ``t`` before the write: its values (copied) and its history."""
+    """A stand-in for ``t`` before the write: its values (copied) and its history (for a view
+    whose base an earlier in-place op changed, its regenerated one)."""
+    if t._base is not None:
+        check_view_is_current(t)
     old = Tensor._make(t._data.copy(), t._grad_fn)
     old._requires_grad = t._requires_grad
     old._output_nr = t._output_nr

@@ -360,6 +360,10 @@ class Tensor:
     def clone(self) -> Tensor:
         return _pointwise.clone(self)
 
+    def is_contiguous(self) -> bool:
+        """Whether the values are laid out in row-major order (then ``view`` can reshape them)."""
+        return bool(self._data.flags.c_contiguous)
+
     def contiguous(self) -> Tensor:
         """This tensor if its values are laid out in row-major order, else a copy that is."""
         return self if self._data.flags.c_contiguous else _pointwise.clone(self)

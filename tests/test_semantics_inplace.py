@@ -883,3 +883,15 @@ def test_second_order_through_an_inplace_op_on_a_view(engine: ModuleType) -> Non
     assert values(g) == [2.0, 12.0, 27.0]
     g.sum().backward()
     assert values(x.grad) == [2.0, 12.0, 18.0]
+
+
+def test_an_inplace_op_through_a_view_taken_before_another_inplace_op(engine: ModuleType) -> None:
+    """The view's old value is read through the base's new history (the multiplication by 10)."""
+    x = leaf(engine, [1.0, 2.0, 3.0])
+    z = x * 1
+    v = z[:2]
+    z.mul_(10.0)
+    v.add_(1.0)
+    assert values(z) == [11.0, 21.0, 30.0]
+    z.sum().backward()
+    assert values(x.grad) == [10.0, 10.0, 10.0]
