@@ -5,7 +5,8 @@ Each sequence starts from a non-leaf ``base = x * 1.0`` of shape (2, 3) and appl
 take a view of the base (or of a view taken earlier: a row, a column, a slice, a transpose,
 a ``select``, a ``view``) and change it in place (``mul_``/``add_`` by a number or by a 0-d
 leaf ``s`` that requires grad, ``zero_``, item assignment), or replace the base by a new
-result. Views taken earlier stay around and are used at the end, after later in-place
+result (also one whose memory is in column-major order, as numpy leaves the product of a
+transposed array). Views taken earlier stay around and are used at the end, after later in-place
 operations changed their base (PyTorch regenerates their history; so must refgrad). The loss
 weighs every element differently, so a gradient landing on the wrong element is seen.
 """
@@ -49,7 +50,7 @@ Step = tuple[str, int, str, bool]
 
 steps = st.lists(
     st.tuples(
-        st.sampled_from(sorted(VIEWS) + ["new base"]),
+        st.sampled_from(sorted(VIEWS) + ["new base", "new base in column-major order"]),
         st.integers(0, 3),
         st.sampled_from(sorted(INPLACE)),
         st.booleans(),
@@ -67,8 +68,9 @@ def run(engine: ModuleType, plan: list[Step]) -> tuple[list[float], list[float],
     taken = [base]
     kept = []
     for view_name, source, op_name, keep in plan:
-        if view_name == "new base":
-            base = base * 1.5
+        if view_name.startswith("new base"):
+            # numpy keeps the transposed layout: a base whose memory is in column-major order
+            base = base * 1.5 if view_name == "new base" else (base.t() * 1.5).t()
             taken = [base]
             continue
         parent = taken[source % len(taken)]

@@ -29,8 +29,8 @@ INFERENCE_INPLACE = (
     "normal tensor before doing inplace update.See https://github.com/pytorch/rfcs/pull/17 for more details."
 )
 VIEW_INPLACE = (
-    "refgrad does not support recorded in-place operations on views of a base that is not laid out contiguously; "
-    "use an out-of-place op"
+    "refgrad does not support recorded in-place operations on views of a base whose memory has gaps (a strided "
+    "array given to from_numpy); use an out-of-place op"
 )
 OVERLAPPING = (
     "unsupported operation: more than one element of the written-to tensor refers to a single memory location. "

@@ -70,7 +70,8 @@ def record(
 
 STALE_VIEW = (
     "refgrad does not support using a view whose base was changed by a recorded in-place operation after the "
-    "view was taken, when the base is not laid out contiguously; take the view again after the in-place operation"
+    "view was taken, when the base's memory has gaps (a strided array given to from_numpy); take the view again "
+    "after the in-place operation"
 )
 
 

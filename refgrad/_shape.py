@@ -426,14 +426,17 @@ class AsStridedBackward0(_Placed):
 def elements_in_base(view: Tensor, base: Tensor) -> tuple[Array, ...] | None:
     """Where each element of ``view`` lies in ``base``: an index (one array per dimension of the
     base, in the view's shape), read from the view's place in the base's memory; None when the
-    base is not laid out contiguously."""
+    base's memory has gaps (a strided numpy array given to ``from_numpy``)."""
     data, root = view._data, base._data
-    if not root.flags.c_contiguous:
+    # The flat (row-major) index of each element of the base, laid out in memory as the base is.
+    numbers = np.empty_like(root, dtype=np.intp)
+    if numbers.strides != tuple(stride // root.itemsize * numbers.itemsize for stride in root.strides):
         return None
+    numbers[...] = np.arange(root.size).reshape(root.shape)
+    memory = np.lib.stride_tricks.as_strided(numbers, (numbers.size,), (numbers.itemsize,))
     offset = (data.__array_interface__["data"][0] - root.__array_interface__["data"][0]) // root.itemsize
-    flat = np.arange(root.size)
-    strides = tuple(stride // root.itemsize * flat.itemsize for stride in data.strides)
-    positions = np.lib.stride_tricks.as_strided(flat[offset:], data.shape, strides).copy()
+    strides = tuple(stride // root.itemsize * numbers.itemsize for stride in data.strides)
+    positions = np.lib.stride_tricks.as_strided(memory[offset:], data.shape, strides).copy()
     return tuple(np.asarray(index) for index in np.unravel_index(positions, root.shape))  # arrays, also for a 0-d view
 
 
