@@ -187,6 +187,17 @@ def _check_parameters(function: Callable[..., Any], given: dict[str, FloatArray]
     _check_names([p.name for p in parameters if p.default is p.empty], given, optional=[p.name for p in parameters if p.default is not p.empty])
 
 
+def _user_function(target: str, values: dict[str, FloatArray]) -> tuple[Callable[..., Any], dict[str, Any]]:
+    """``FILE.py:FUNCTION`` loaded and checked against the ``--at`` values; and those values as
+    float64 tensors that require grad, in the order of its parameters."""
+    import refgrad
+
+    function = load_function(target)
+    _check_parameters(function, values, target)
+    order = [name for name in inspect.signature(function).parameters if name in values]
+    return function, {name: refgrad.tensor(values[name], dtype=refgrad.float64, requires_grad=True) for name in order}
+
+
 def _call(function: Callable[..., Any], tensors: dict[str, Any], target: str, several: bool = False) -> Any:
     """The user's function on ``tensors``: its output, which must be a tensor computed from them
     (with ``several``, a tuple of tensors may be, when at least one is)."""
@@ -225,8 +236,7 @@ def _target(args: argparse.Namespace, rng: np.random.Generator) -> _Target:
     if _is_function_target(args.target):
         from oracles.trace import TraceError, trace
 
-        function = load_function(args.target)
-        _check_parameters(function, values, args.target)
+        function, _ = _user_function(args.target, values)
         try:
             traced = trace(lambda **tensors: _call(function, tensors, args.target), values, name=function.__name__)
         except TraceError as error:
@@ -365,10 +375,7 @@ def _graph(args: argparse.Namespace) -> int:
 
     rng = np.random.default_rng(args.seed)
     if _is_function_target(args.target):  # the function itself runs: the graph is what it records
-        function = load_function(args.target)
-        values = _assignments(args.at, "--at", rng)
-        _check_parameters(function, values, args.target)
-        tensors = {name: refgrad.tensor(value, dtype=refgrad.float64, requires_grad=True) for name, value in values.items()}
+        function, tensors = _user_function(args.target, _assignments(args.at, "--at", rng))
         output = _call(function, tensors, args.target)
     else:
         target = _target(args, rng)
@@ -396,18 +403,14 @@ def _graph(args: argparse.Namespace) -> int:
 
 
 def _gradcheck(args: argparse.Namespace) -> int:
-    import refgrad
     from oracles.gradcheck import GradcheckError, gradcheck, gradgradcheck
 
-    function = load_function(args.target)
-    values = _assignments(args.at, "--at", np.random.default_rng(args.seed))
-    _check_parameters(function, values, args.target)
-    names = [name for name in inspect.signature(function).parameters if name in values]
-    inputs = tuple(refgrad.tensor(values[name], dtype=refgrad.float64, requires_grad=True) for name in names)
-    _call(function, dict(zip(names, inputs)), args.target, several=True)  # a clear error for what gradcheck cannot check
+    function, tensors = _user_function(args.target, _assignments(args.at, "--at", np.random.default_rng(args.seed)))
+    _call(function, tensors, args.target, several=True)  # a clear error for what gradcheck cannot check
+    names, inputs = list(tensors), tuple(tensors.values())
 
-    def by_position(*tensors: Any) -> Any:  # gradcheck passes the inputs positionally
-        return function(**dict(zip(names, tensors)))
+    def by_position(*positional: Any) -> Any:  # gradcheck passes the inputs positionally
+        return function(**dict(zip(names, positional)))
 
     results: dict[str, str] = {}
     checks: list[tuple[str, Callable[..., bool]]] = [("gradcheck", gradcheck)]

@@ -12,6 +12,7 @@ with ``python -m properties.coverage --write``.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import sys
 from collections.abc import Mapping
@@ -578,12 +579,17 @@ def coverage_table(items: list[Item]) -> str:
     return "\n".join(lines)
 
 
+@functools.cache
+def _parsed(file: Path) -> ast.Module:
+    return ast.parse(file.read_text(encoding="utf-8"))
+
+
 def deviations(root: Path = ROOT) -> dict[str, str]:
     """``file::function`` -> the reason of its ``@pytest.mark.deviation(...)`` marker, for the
     tests of ``CHECKS`` (read from the sources)."""
     found: dict[str, str] = {}
     for path in CHECKS:
-        module = ast.parse((root / path).read_text(encoding="utf-8"))
+        module = _parsed(root / path)
         strings = {  # module-level NAME = "text", for reasons given by name
             target.id: node.value.value
             for node in module.body
@@ -605,7 +611,7 @@ def _test_lines(root: Path = ROOT) -> dict[str, int]:
     return {
         f"{path}::{node.name}": node.lineno
         for path in CHECKS
-        for node in ast.parse((root / path).read_text(encoding="utf-8")).body
+        for node in _parsed(root / path).body
         if isinstance(node, ast.FunctionDef)
     }
 

@@ -110,7 +110,7 @@ def _commit_to_view(view: Tensor, result: Tensor) -> Tensor:
     values = base._data.copy()
     values[key] = result._data
     _commit(base, record(CopySlices(key), values, (_old_value(base), result)))
-    regenerate_view(view, base)
+    regenerate_view(view, base, key)
     return view
 
 

@@ -94,10 +94,12 @@ def check_view_is_current(t: Tensor) -> None:
     operation has given the base a new history, its own is regenerated from it (as PyTorch)."""
     base = t._base
     if base is not None and t._grad_fn is not None and base._grad_fn is not t._view_base_node:
-        from refgrad._shape import regenerate_view
+        from refgrad._shape import elements_in_base, regenerate_view
 
-        if not regenerate_view(t, base):
+        key = elements_in_base(t, base)
+        if key is None:
             raise RuntimeError(STALE_VIEW)
+        regenerate_view(t, base, key)
 
 
 def saved_versions(saved: tuple[Tensor | float | None, ...]) -> tuple[int | None, ...]:

@@ -440,16 +440,12 @@ def elements_in_base(view: Tensor, base: Tensor) -> tuple[Array, ...] | None:
     return tuple(np.asarray(index) for index in np.unravel_index(positions, root.shape))  # arrays, also for a 0-d view
 
 
-def regenerate_view(view: Tensor, base: Tensor) -> bool:
+def regenerate_view(view: Tensor, base: Tensor, key: tuple[Array, ...]) -> None:
     """Make ``view``'s history a function of ``base``'s current one (after an in-place op gave
-    the base a new history): an AsStridedBackward0 of it. False if its elements cannot be found."""
-    key = elements_in_base(view, base)
-    if key is None:
-        return False
+    the base a new history): an AsStridedBackward0 of it, over the view's elements ``key``."""
     regenerated = record(AsStridedBackward0(key, base._data.shape), view._data, (base,), view_of=base)
     view._grad_fn, view._requires_grad, view._output_nr = regenerated._grad_fn, True, 0
     view._view_base_node = base._grad_fn
-    return True
 
 
 INDICES = (None,)

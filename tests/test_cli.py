@@ -318,13 +318,6 @@ BAD_INPUT = [
 ]
 
 
-@pytest.mark.parametrize("args, message", BAD_INPUT, ids=[m[:40] for _, m in BAD_INPUT])
-def test_bad_input_is_one_line_and_exit_code_2(args: list[str], message: str, tmp_path: Path) -> None:
-    result = refgrad(*args, cwd=tmp_path)
-    assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr == f"refgrad {args[0]}: error: {message}\n"
-
-
 USER_FILE = '''import sys
 import refgrad as rg
 
@@ -362,9 +355,9 @@ BAD_FUNCTIONS = [
 ]
 
 
-@pytest.mark.parametrize("args, message", BAD_FUNCTIONS, ids=[m[:40] for _, m in BAD_FUNCTIONS])
-def test_bad_functions_and_files_are_one_line_and_exit_code_2(args: list[str], message: str, tmp_path: Path) -> None:
-    (tmp_path / "f.py").write_text(USER_FILE)
+@pytest.mark.parametrize("args, message", BAD_INPUT + BAD_FUNCTIONS, ids=[m[:40] for _, m in BAD_INPUT + BAD_FUNCTIONS])
+def test_bad_input_is_one_line_and_exit_code_2(args: list[str], message: str, tmp_path: Path) -> None:
+    (tmp_path / "f.py").write_text(USER_FILE)  # the user file the function cases name
     result = refgrad(*args, cwd=tmp_path)
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr == f"refgrad {args[0]}: error: {message}\n"
