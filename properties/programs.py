@@ -175,18 +175,30 @@ def features(script: Script) -> set[str]:
     return found
 
 
-def run(script: Script, engine: ModuleType, tensors: dict[str, Any], total: bool = True) -> Any:
+Decision = tuple[bool, float]
+"""A branch decision as a run made it: its outcome, and the distance of the mean it compared
+from the threshold (``mean - threshold``)."""
+
+
+def run(script: Script, engine: ModuleType, tensors: dict[str, Any], total: bool = True, decisions: list[Decision] | None = None) -> Any:
     """The script's output, computed by ``engine`` (the same code the source shows): summed to
-    a scalar as the source returns it, or (``total=False``) the sum of the output variables."""
+    a scalar as the source returns it, or (``total=False``) the sum of the output variables.
+    ``decisions``, when given, receives every decision in the order made."""
     scope = dict(tensors)
-    _run_block(script.body, engine, scope)
+    _run_block(script.body, engine, scope, [] if decisions is None else decisions)
     output = scope[script.outputs[0]]
     for name in script.outputs[1:]:
         output = output + scope[name]
     return output.sum() if total else output
 
 
-def _run_block(body: Sequence[Statement], engine: ModuleType, scope: dict[str, Any]) -> None:
+def _run_block(body: Sequence[Statement], engine: ModuleType, scope: dict[str, Any], decisions: list[Decision]) -> None:
+    def decide(variable: str, threshold: float, above: bool) -> bool:
+        """Whether the mean of ``variable`` is above (else: below) ``threshold``, as the engine compares."""
+        mean = scope[variable].mean()
+        decisions.append((bool(mean > threshold if above else mean < threshold), mean.item() - threshold))
+        return decisions[-1][0]
+
     for statement in body:
         if isinstance(statement, Assign):
             args = [scope[a] for a in statement.args]
@@ -201,17 +213,17 @@ def _run_block(body: Sequence[Statement], engine: ModuleType, scope: dict[str, A
             else:
                 scope[statement.target] = function(*args)
         elif isinstance(statement, If):
-            branch = statement.then if scope[statement.variable].mean() > statement.threshold else statement.otherwise
-            _run_block(branch, engine, scope)
+            branch = statement.then if decide(statement.variable, statement.threshold, above=True) else statement.otherwise
+            _run_block(branch, engine, scope, decisions)
         elif statement.bound is None:
             for threshold in statement.thresholds:
-                if scope[statement.variable].mean() > threshold:
-                    _run_block(statement.body, engine, scope)
+                if decide(statement.variable, threshold, above=True):
+                    _run_block(statement.body, engine, scope, decisions)
         else:
             for _ in range(statement.bound):
-                if not scope[statement.variable].mean() < statement.thresholds[0]:
+                if not decide(statement.variable, statement.thresholds[0], above=False):
                     break
-                _run_block(statement.body, engine, scope)
+                _run_block(statement.body, engine, scope, decisions)
 
 
 @st.composite
