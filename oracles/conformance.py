@@ -171,15 +171,16 @@ def _environment() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path.cwd().resolve()), *paths])}
 
 
-def run_suite(root: Path, engine: str, keyword: str | None, paths: Sequence[str]) -> Report:
-    """Runs the suite on ``engine`` in a pytest subprocess and reads its outcomes back."""
+def run_suite(root: Path, engine: str, keyword: str | None, paths: Sequence[str], collect_only: bool = False) -> Report:
+    """Runs the suite on ``engine`` in a pytest subprocess and reads its outcomes back (with
+    ``collect_only``, runs nothing: the report of a run in which every test holds)."""
     if "," in engine:
         raise UsageError(f"one engine per run, got {engine!r}")
     selection = pytest_arguments(engine, keyword, paths)
     with tempfile.TemporaryDirectory() as tmp:
         json_path = Path(tmp) / "outcomes.json"
         plugin = ["-p", "properties.outcomes", "--conformance-json", str(json_path)]
-        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *plugin, *selection]
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *plugin, *selection, *(["--collect-only"] if collect_only else [])]
         done = subprocess.run(command, cwd=root, env=_environment(), capture_output=True, text=True, check=False)
         if done.returncode == PYTEST_USAGE_ERROR:  # e.g. an engine that cannot be loaded
             errors = [line.removeprefix("ERROR: ") for line in done.stderr.splitlines() if line.startswith("ERROR: ")]

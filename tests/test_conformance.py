@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 import fake_engine
-from oracles.conformance import Report, Outcome, add_command, find_suite
+from oracles.conformance import Report, Outcome, add_command, find_suite, run_suite
 from refgrad import __version__ as refgrad_version
 from properties.coverage import (
     CHECKS,
@@ -369,3 +369,27 @@ def test_suite_found_from_anywhere_in_the_checkout(monkeypatch: pytest.MonkeyPat
     assert find_suite(None) == ROOT
     monkeypatch.chdir(tmp_path)  # outside: the checkout this module comes from
     assert find_suite(None) == ROOT
+
+
+def pasted_report(page: str, title: str) -> str:
+    """The report pasted under ``### title`` in docs/conformance.md, without the shell lines."""
+    block = page.split(f"### {title}\n", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    return "\n".join(line for line in block.splitlines() if not line.startswith("$ ") and line != "0")
+
+
+@pytest.mark.parametrize(
+    ("engine", "title"),
+    [
+        ("refgrad", "refgrad"),
+        pytest.param(
+            "torch", "PyTorch 2.13", marks=pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="torch is not installed")
+        ),
+    ],
+)
+def test_the_pasted_reports_are_what_this_suite_gives(engine: str, title: str) -> None:
+    """The reports in docs/conformance.md are those of a run of today's suite in which every test
+    holds (collected, not run: the rest of CI checks that each one does), so they cannot go stale."""
+    expected = run_suite(ROOT, engine, None, [], collect_only=True)
+    assert len(expected.tests) > 1000
+    page = (ROOT / "docs" / "conformance.md").read_text(encoding="utf-8")
+    assert pasted_report(page, title) == expected.to_text(), f"paste the output of: refgrad conformance --engine {engine}"
