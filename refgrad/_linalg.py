@@ -9,8 +9,8 @@ import numpy as np
 from refgrad._node import Grads, Node
 from refgrad._pointwise import broadcast_shapes
 from refgrad._recording import needs_grad, plain, record
-from refgrad._shape import expand, reshape, squeeze, transpose, unsafe_view, unsqueeze
-from refgrad._tensor import Tensor
+from refgrad._shape import ViewBackward0, expand, reshape, squeeze, t, transpose, unsafe_view, unsqueeze
+from refgrad._tensor import INFERENCE_COUNTER, Tensor, counter
 
 
 
@@ -125,7 +125,9 @@ def outer(input: Tensor, vec2: Tensor) -> Tensor:
 
 
 def matmul(input: Tensor, other: Tensor) -> Tensor:
-    """The matrix product with numpy's rules for 1-D operands and broadcast batch dims."""
+    """The matrix product with numpy's rules for 1-D operands and broadcast batch dims,
+    dispatched to dot, mv, mm or bmm as PyTorch's ``matmul`` does, so that the recorded graph
+    is PyTorch's node for node."""
     if not isinstance(other, Tensor):
         raise TypeError(f"matmul(): argument 'other' (position 1) must be Tensor, not {type(other).__name__}")
     da, db = input._data.ndim, other._data.ndim
@@ -136,31 +138,77 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     if da == 2 and db == 1:
         return mv(input, other)
     if da == 1 and db == 2:
-        return squeeze(mm(unsqueeze(input, 0), other), 0)
+        return _squeezed_in_place(mm(unsqueeze(input, 0), other))
     if da == 2 and db == 2:
         return mm(input, other)
-    if db <= 2:
-        # fold the batch dims of the left operand into its rows: one mm or mv
-        batch, k = input._data.shape[:-1], input._data.shape[-1]
-        folded = reshape(input, (math.prod(batch), k))
-        product = mm(folded, other) if db == 2 else mv(folded, other)
-        return unsafe_view(product, batch + other._data.shape[1:])
+    # A 3-D operand with a batch of one that requires grad, against a batch of several: its
+    # matrix multiplies the folded other (PyTorch does this so its gradient needs no sum).
+    if da == 3 and db == 3:
+        if input._data.shape[0] == 1 != other._data.shape[0] and input._requires_grad:
+            input = squeeze(input, 0)
+        elif other._data.shape[0] == 1 != input._data.shape[0] and other._requires_grad:
+            other = squeeze(other, 0)
+    if _should_fold(input, other):
+        return _folded_matmul(input, other)
     return _batched_matmul(input, other)
 
 
-def _batched_matmul(input: Tensor, other: Tensor) -> Tensor:
-    a = unsqueeze(input, 0) if input._data.ndim == 1 else input
-    b = unsqueeze(other, -1) if other._data.ndim == 1 else other
-    (n, k), (k2, m) = a._data.shape[-2:], b._data.shape[-2:]
+class SqueezeBackward4(ViewBackward0):
+    """``squeeze_(dim)``: the in-place squeeze PyTorch applies to the product of 1-D @ 2-D."""
+
+    __slots__ = ()
+
+
+def _squeezed_in_place(product: Tensor) -> Tensor:
+    """``product`` (a fresh (1, m) result) squeezed to (m,) in place: not a view, version 1."""
+    data = product._data.reshape(product._data.shape[1:])
+    result = record(SqueezeBackward4(product._data.shape), data, (product,)) if needs_grad(product) else plain(data)
+    if result._vc is not INFERENCE_COUNTER:
+        counter(result)[0] += 1
+    return result
+
+
+def _should_fold(a: Tensor, b: Tensor) -> bool:
+    """Whether PyTorch computes ``a @ b`` as one mm or mv of the larger operand folded into a
+    matrix (its batch dims into rows), rather than as a bmm: when the smaller operand has at
+    most 2 dims and requires grad, or when the fold needs no copy."""
+    larger, smaller = (a, b) if a._data.ndim >= b._data.ndim else (b, a)
+    if larger._data.ndim < 3 or smaller._data.ndim > 2:
+        return False
+    if smaller._requires_grad:
+        return True
+    if a._data.ndim == 2:  # the folded product would come out transposed: a copy either way
+        return False
+    big = larger._data if larger is a else np.swapaxes(larger._data, -1, -2)
+    if big.size == 0:
+        return True
+    shape, strides = big.shape, big.strides
+    return all(strides[i] == strides[i + 1] * shape[i + 1] for i in range(big.ndim - 2))
+
+
+def _folded_matmul(a: Tensor, b: Tensor) -> Tensor:
+    """One mm or mv: the larger operand (transposed first if it is ``b``) folded into rows."""
+    flip = b._data.ndim > a._data.ndim
+    big = transpose(b, -1, -2) if flip else a
+    small = (t(a) if a._data.ndim == 2 else a) if flip else b
+    *batch, k = big._data.shape
+    folded = reshape(big, (math.prod(batch), k))
+    if small._data.ndim == 1:
+        return unsafe_view(mv(folded, small), tuple(batch))
+    product = unsafe_view(mm(folded, small), (*batch, small._data.shape[1]))
+    return transpose(product, -1, -2).contiguous() if flip else product
+
+
+def _batched_matmul(a: Tensor, b: Tensor) -> Tensor:
+    """One bmm over the broadcast batch dims (a 1-D operand here never requires grad)."""
+    da, db = a._data.ndim, b._data.ndim
+    n, k = (a._data.shape[-2] if da > 1 else 1), a._data.shape[-1]
+    k2, m = (b._data.shape[-2], b._data.shape[-1]) if db > 1 else (b._data.shape[0], 1)
     batch = broadcast_shapes(a._data.shape[:-2], b._data.shape[:-2])
-    if k != k2:
-        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: [*, {k}] but got: [*, {k2}].")
     count = math.prod(batch)
     a3 = reshape(expand(a, batch + (n, k)), (count, n, k))
-    b3 = reshape(expand(b, batch + (k, m)), (count, k, m))
-    result = unsafe_view(bmm(a3, b3), batch + (n, m))
-    if input._data.ndim == 1:
-        result = squeeze(result, -2)
-    if other._data.ndim == 1:
-        result = squeeze(result, -1)
-    return result
+    b3 = reshape(expand(b if db > 1 else unsqueeze(b, -1), batch + (k2, m)), (count, k2, m))
+    product = bmm(a3, b3)
+    if db == 1:
+        product = squeeze(product, -1)
+    return unsafe_view(product, batch + ((n,) if da > 1 else ()) + ((m,) if db > 1 else ()))

@@ -42,6 +42,13 @@ class UnsafeViewBackward0(ViewBackward0):
     __slots__ = ()
 
 
+class ReshapeAliasBackward0(ViewBackward0):
+    """A reshape that can view values not laid out in row-major order (a transposed or
+    expanded tensor): the same rule as a view."""
+
+    __slots__ = ()
+
+
 def unsafe_view(input: Tensor, shape: tuple[int, ...]) -> Tensor:
     """``input`` (a fresh result) reshaped to ``shape`` without making it a view."""
     out = input._data.reshape(shape)
@@ -69,6 +76,8 @@ def reshape(input: Tensor, shape: Sequence[int]) -> Tensor:
             return plain(out)
         copied = one_input(_pointwise.CloneBackward0(), out.reshape(data.shape), input)  # the copy numpy made
         return unsafe_view(copied, target)
+    if not data.flags.c_contiguous:  # a view, but not of row-major values: PyTorch's _reshape_alias
+        return _view(ReshapeAliasBackward0(data.shape), out, input)
     return _view(ViewBackward0(data.shape), out, input)
 
 

@@ -115,6 +115,29 @@ def test_elementwise_shapes_that_do_not_broadcast(engine: ModuleType, op: Op, me
             lambda e: e.matmul(e.tensor(1.0), e.ones(2)),
             "both arguments to matmul need to be at least 1D, but they are 0D and 1D",
         ),
+        # Batched: the message is that of the op PyTorch dispatches to, on the folded shapes.
+        (
+            "matmul-2d-3d",
+            lambda e: e.matmul(e.ones(2, 3), e.ones(2, 4, 5)),
+            "Expected size for first two dimensions of batch2 tensor to be: [2, 3] but got: [2, 4].",
+        ),
+        (
+            "matmul-2d-requiring-grad-3d",  # folded into one mm of the transposed right operand
+            lambda e: e.matmul(e.ones(2, 3, requires_grad=True), e.ones(2, 4, 5)),
+            "mat1 and mat2 shapes cannot be multiplied (10x4 and 3x2)",
+        ),
+        (
+            "matmul-1d-requiring-grad-3d",
+            lambda e: e.matmul(e.ones(3, requires_grad=True), e.ones(2, 4, 5)),
+            "size mismatch, got input (10), mat (10x4), vec (3)",
+        ),
+        ("matmul-3d-2d", lambda e: e.matmul(e.ones(2, 2, 3), e.ones(4, 5)), "mat1 and mat2 shapes cannot be multiplied (4x3 and 4x5)"),
+        ("matmul-3d-1d", lambda e: e.matmul(e.ones(2, 2, 3), e.ones(4)), "size mismatch, got input (4), mat (4x3), vec (4)"),
+        (
+            "matmul-3d-3d",
+            lambda e: e.matmul(e.ones(2, 2, 3), e.ones(2, 4, 5)),
+            "Expected size for first two dimensions of batch2 tensor to be: [2, 3] but got: [2, 4].",
+        ),
         # Batch dimensions (2,) and (3,) do not broadcast.
         (
             "matmul-batch",

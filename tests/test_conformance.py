@@ -38,7 +38,9 @@ from properties.coverage import (
 from properties.engines import BUILTIN, EngineError, ModuleAdapter, base_id, engine_names, load_engine
 
 ROOT = Path(__file__).resolve().parents[1]
-GRAPH_DEVIATIONS = "vector_matrix_product_node_name or accumulate_grad_name"
+DEVIATING = "accumulate_grad_name or detach_of_inference_tensor_taken_outside"
+"""Two of refgrad's deviations (tests/test_semantics_graph.py, tests/test_semantics_inference.py)."""
+DEVIATING_FILES = ["tests/test_semantics_graph.py", "tests/test_semantics_inference.py"]
 
 
 def run_pytest(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -118,7 +120,7 @@ def test_base_id_drops_the_parameters() -> None:
 
 
 def test_refgrad_deviations_are_strict_xfails_with_their_reason() -> None:
-    result = run_pytest("-rA", "tests/test_semantics_graph.py", "-k", GRAPH_DEVIATIONS, env={"REFGRAD_ENGINE": "refgrad"})
+    result = run_pytest("-rA", *DEVIATING_FILES, "-k", DEVIATING, env={"REFGRAD_ENGINE": "refgrad"})
     assert result.returncode == 0, result.stdout
     assert set(outcomes(result).values()) == {"XFAIL"} and len(outcomes(result)) == 2
     assert "PyTorch returns its C++ qualified name" in result.stdout
@@ -307,7 +309,7 @@ def test_report_text_lists_deviations_and_failures_with_their_reasons() -> None:
 # ---------------------------------------------------------------------------
 # refgrad conformance, end to end on a few tests
 
-SELECTION = ["tests/test_semantics_graph.py", "-k", f"{GRAPH_DEVIATIONS} or batched_matrix_product_node_name or test_tensor_without_grad_is_leaf"]
+SELECTION = [*DEVIATING_FILES, "-k", f"{DEVIATING} or vector_matrix_product_node_name or batched_matrix_product_node_name or test_tensor_without_grad_is_leaf"]
 
 
 def run_command(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -324,7 +326,7 @@ def test_refgrad_passes_but_for_its_listed_deviations(capsys: pytest.CaptureFixt
     code, out, _ = run_command(["--json", *SELECTION], capsys)
     report = json.loads(out)
     assert code == 0 and report["ok"] and report["engine"] == "refgrad"
-    assert report["total"] == {"passed": 3, "failed": 0, "deviation": 2}
+    assert report["total"] == {"passed": 4, "failed": 0, "deviation": 2}
     assert report["sections"][0] == {"section": S1, "passed": 2, "failed": 0, "deviation": 1}  # item 4: accumulate_grad_name
     assert {d["reason"]: d["tests"] for d in report["deviations"]}[
         "AccumulateGrad.name() is the class name in refgrad; PyTorch returns its C++ qualified name"
@@ -335,7 +337,7 @@ def test_refgrad_passes_but_for_its_listed_deviations(capsys: pytest.CaptureFixt
 def test_torch_passes_everything(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_command(["--engine", "torch", "--json", *SELECTION], capsys)
     report = json.loads(out)
-    assert code == 0 and report["total"] == {"passed": 5, "failed": 0, "deviation": 0}
+    assert code == 0 and report["total"] == {"passed": 6, "failed": 0, "deviation": 0}
     assert all(re.search(r"[\[-]torch[-\]]", t["id"]) for t in report["tests"])  # --engine torch: torch only
 
 
@@ -346,8 +348,11 @@ def test_third_party_engine_by_module_path() -> None:
         cwd=ROOT, env={**os.environ, "PYTHONPATH": "tests"}, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert result.returncode == 1, result.stderr
-    assert result.stdout.startswith("Conformance of fake 0.1.0: 5 tests, 3 passed, 1 failed, 1 deviation\n")
-    assert "- fake records 1-D @ 2-D as refgrad does\n    tests/test_semantics_graph.py::test_vector_matrix_product_node_name[fake]" in result.stdout
+    assert result.stdout.startswith("Conformance of fake 0.1.0: 6 tests, 4 passed, 1 failed, 1 deviation\n")
+    assert (
+        "- fake refuses to update a detach() of an inference tensor in place, as refgrad does\n"
+        "    tests/test_semantics_inference.py::test_detach_of_inference_tensor_taken_outside_can_be_updated_in_place[fake]"
+    ) in result.stdout
     assert "Failures (1 test):\n- AssertionError: assert 'AccumulateGrad' == 'torch::autog" in result.stdout
 
 

@@ -443,11 +443,16 @@ def test_split_pieces_come_from_one_split_node(engine: ModuleType) -> None:
 # --- Deliberate deviations (strict xfail on refgrad, must pass on torch) -----------------------
 
 
-@pytest.mark.deviation("refgrad records 1-D @ 2-D as unsqueeze, mm, squeeze(dim): SqueezeBackward1, not SqueezeBackward4")
 def test_vector_matrix_product_node_name(engine: ModuleType) -> None:
+    """1-D @ 2-D is unsqueeze, mm, then an in-place squeeze_ of the product: not a view, and
+    its version is 1."""
     v = engine.tensor([1.0, 2.0], requires_grad=True)
     m = engine.ones(2, 3, requires_grad=True)
-    assert (v @ m).grad_fn.name() == "SqueezeBackward4"
+    product = v @ m
+    assert product.grad_fn.name() == "SqueezeBackward4"
+    assert product._base is None and product._version == 1
+    with engine.no_grad():
+        assert (v @ m)._version == 1
 
 
 def test_batched_matrix_product_node_name(engine: ModuleType) -> None:
