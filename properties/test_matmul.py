@@ -33,7 +33,7 @@ Operand = tuple[tuple[int, ...], str, bool]
 def operands(draw: st.DrawFn) -> tuple[Operand, Operand]:
     k, n, m = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
     batch = draw(st.lists(st.integers(1, 3), max_size=2))
-    shapes = []
+    shapes: list[tuple[int, ...]] = []
     for rows in ((n, k), (k, m)):
         rank = draw(st.integers(1, 2 + len(batch)))
         if rank == 1:

@@ -40,10 +40,8 @@ OVERLAPPING = (
 
 def check_inplace(t: Tensor) -> None:
     """In grad mode, a leaf that requires grad (or a view of one) must not be overwritten:
-    its ``.grad`` would no longer be the gradient of what the graph used. Inference tensors
-    may only be changed inside inference mode."""
-    if t._vc is INFERENCE_COUNTER and not _grad_mode._state.inference:
-        raise RuntimeError(INFERENCE_INPLACE)
+    its ``.grad`` would no longer be the gradient of what the graph used. (Inference tensors
+    may only be changed inside inference mode: ``_commit`` checks that after writing.)"""
     if not _grad_mode._state.recording:
         return
     base = t._base
@@ -77,6 +75,8 @@ def _commit(t: Tensor, result: Tensor) -> Tensor:
     if node is not None and t._base is not None:
         return _commit_to_view(t, result)
     np.copyto(t._data, result._data, casting="unsafe")
+    if t._vc is INFERENCE_COUNTER and not _grad_mode._state.inference:
+        raise RuntimeError(INFERENCE_INPLACE)  # written, as in PyTorch: its version bump is what refuses
     counter(t)[0] += 1
     if node is not None:
         retained = t.retains_grad
