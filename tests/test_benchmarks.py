@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ElementTree
 import numpy as np
 import pytest
 
-from benchmarks import probe, svg
+from benchmarks import probe, svg, wrapper_floor
 from benchmarks.engines import Engine, available, numpy_engine, refgrad_engine
 from benchmarks.workloads import Workload, elementwise, fan_out, mlp, mlp_numpy_step, saving_chain, while_loop
 
@@ -80,3 +80,9 @@ def test_the_plot_is_well_formed_svg() -> None:
     root = ElementTree.fromstring(text)
     assert root.tag.endswith("svg")
     assert len(root.findall("{http://www.w3.org/2000/svg}polyline")) == 2
+
+
+def test_the_wrapper_floor_computes_what_numpy_and_refgrad_compute() -> None:
+    """The floor is only a floor if it does the same work: the three values are one value."""
+    values = [run() for run in wrapper_floor.runs(50).values()]
+    assert values[1] == values[0] and values[2] == pytest.approx(values[0], rel=1e-12)
