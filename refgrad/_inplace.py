@@ -145,6 +145,7 @@ def fill(t: Tensor, value: Number) -> Tensor:
 
 class CopyBackwards(Node):
     __slots__ = ()
+    _namespace = "torch::autograd::"
 
     def vjp(self, grad: Tensor) -> Grads:
         # the old values are gone (no slope); the source's slope is 1 (summed where it was broadcast)
@@ -164,6 +165,7 @@ class CopySlices(Node):
     """``t[key] = value`` recorded: the old values outside ``key`` and ``value`` inside."""
 
     __slots__ = ("key",)
+    _namespace = "torch::autograd::"
 
     def __init__(self, key: Any) -> None:
         self.key = key
@@ -181,6 +183,7 @@ class CopySlices(Node):
 
 class IndexPutBackward0(CopySlices):
     __slots__ = ()
+    _namespace = ""  # generated from derivatives.yaml in PyTorch: a plain name
 
 
 def setitem(t: Tensor, key: IndexKey, value: Tensor | Number) -> None:

@@ -61,8 +61,12 @@ class Node:
     _tensor_meta: dict[int, TensorMeta] | None
     """Hooks and retain_grad of the tensors this node produced, by output number (rare)."""
 
+    _namespace: ClassVar[str] = ""
+    """What ``name()`` puts before the class name: PyTorch's nodes written by hand in C++
+    (AccumulateGrad, CopySlices, CopyBackwards) answer with their qualified name."""
+
     def name(self) -> str:
-        return type(self).__name__
+        return self._namespace + type(self).__name__
 
     @property
     def next_functions(self) -> tuple[Edge, ...]:
@@ -159,6 +163,7 @@ class AccumulateGrad(Node):
     """The node of a leaf that requires grad: backward adds the gradient into ``variable.grad``."""
 
     __slots__ = ("variable",)
+    _namespace = "torch::autograd::"
 
     def __init__(self, variable: Tensor) -> None:
         self.variable = variable

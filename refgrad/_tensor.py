@@ -349,7 +349,7 @@ class Tensor:
     def __repr__(self) -> str:
         extra = []
         if self._grad_fn is not None:
-            extra.append(f"grad_fn=<{self._grad_fn.name()}>")
+            extra.append(f"grad_fn=<{type(self._grad_fn).__name__}>")  # the class name, as PyTorch's repr
         elif self._requires_grad:
             extra.append("requires_grad=True")
         return format_tensor(self._data, extra=extra, default_dtype=_dtype.get_default_dtype().numpy)

@@ -336,6 +336,23 @@ def test_modifying_a_saved_output_raises_at_backward(engine: ModuleType, fn: str
     backward_raises_ver(z.backward, 1, 0, op_name)
 
 
+@pytest.mark.parametrize(
+    ("write", "creator"),
+    [
+        (lambda e, y: y.__setitem__(slice(0, 2), 5.0), "torch::autograd::CopySlices"),
+        (lambda e, y: y.copy_(e.ones(3)), "torch::autograd::CopyBackwards"),
+    ],
+    ids=["setitem", "copy_"],
+)
+def test_ver_message_names_an_in_place_copy_by_its_qualified_name(
+    engine: ModuleType, write: Callable[[ModuleType, Any], object], creator: str
+) -> None:
+    y = leaf(engine) * 1.0
+    z = y.sin()
+    write(engine, y)
+    backward_raises_ver(lambda: z.sum().backward(), 1, 0, creator)
+
+
 def test_ver_message_for_exp_reference_text(engine: ModuleType) -> None:
     x = leaf(engine)
     y = x.exp()
