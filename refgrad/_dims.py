@@ -1,4 +1,5 @@
-"""Normalizing dimension and shape arguments, with PyTorch's messages."""
+"""Normalizing dimension and shape arguments, and naming the type of a wrong argument, with
+PyTorch's messages."""
 
 from __future__ import annotations
 
@@ -23,3 +24,15 @@ def shape_args(args: tuple[int | Sequence[int], ...]) -> tuple[int, ...]:
             raise TypeError(f"expected a sequence of ints or separate ints, but got {type(n).__name__}")
         shape.append(n)
     return tuple(shape)
+
+
+_HEAP_TYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by a class statement
+
+
+def type_name(value: object) -> str:
+    """The type of ``value`` as CPython names it in C (``tp_name``), and so PyTorch's messages:
+    ``float``, ``NoneType``, ``Tensor``, ``numpy.ndarray``."""
+    cls = type(value)
+    if cls.__flags__ & _HEAP_TYPE or cls.__module__ == "builtins":
+        return cls.__name__
+    return f"{cls.__module__}.{cls.__name__}"

@@ -9,6 +9,7 @@ two texts are not meant to agree.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -16,7 +17,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+import refgrad as rg
 from properties.engines import EngineAdapter
+from refgrad._arguments import TORCH_OVERLOADS
 
 from helpers import NOGRAD, TWICE, raises_exactly, size_text
 
@@ -590,3 +593,319 @@ def test_mean_of_integer_tensor(engine: ModuleType, op: Op) -> None:
 def test_clamp_with_neither_bound(engine: ModuleType, op: Op) -> None:
     with raises_exactly(RuntimeError, CLAMP_NO_BOUND):
         op(engine)
+
+
+# ---------------------------------------------------------------------------
+# Something else than a tensor where a public function takes one first
+#
+# Every public function is covered: the ones that take a tensor first (parameter ``input`` or
+# ``condition``) by the tests over TENSOR_FIRST, derived from refgrad.__all__ (a new function is
+# covered without a change here); the others are listed in NOT_TENSOR_FIRST and PYTHON_IN_TORCH,
+# each with why.
+# PyTorch's text depends on how many of its overloads take as many arguments as the call
+# gives: one, and it names the argument; several, and it says "received an invalid combination
+# of arguments - got (<the types given>), but expected one of:" and lists its overloads, where
+# refgrad lists its own signatures (so only that first line is compared).
+
+
+def public_functions() -> list[str]:
+    """The functions of refgrad's API (not its classes, dtypes and modules)."""
+    return [name for name in rg.__all__ if inspect.isfunction(getattr(rg, name, None))]
+
+
+def first_parameter(name: str) -> str:
+    return next(iter(inspect.signature(getattr(rg, name)).parameters))
+
+
+NOT_TENSOR_FIRST: dict[str, str] = {
+    "cat": "a list of tensors: test_a_wrong_first_argument_of_a_factory_cat_or_stack",
+    "stack": "a list of tensors: test_a_wrong_first_argument_of_a_factory_cat_or_stack",
+    **dict.fromkeys(
+        ("zeros", "ones", "rand", "randn", "full", "eye", "from_numpy", "linspace"),
+        "a size, a number or an array: test_a_wrong_first_argument_of_a_factory_cat_or_stack",
+    ),
+    "arange": "a number; alone, torch's message calls it 'end' where refgrad's parameter is 'start' (not checked)",
+    "tensor": "data of any kind (torch's errors for bad data are not argument errors)",
+    "manual_seed": "a seed (torch.manual_seed(2.0) is accepted)",
+    "set_default_dtype": "a dtype",
+    **dict.fromkeys(("get_default_dtype", "is_grad_enabled", "is_inference_mode_enabled"), "no argument"),
+}
+#: Tensor-first functions that PyTorch implements in Python: a non-tensor fails inside them with
+#: an AttributeError, where refgrad raises the TypeError of the others (a deviation).
+PYTHON_IN_TORCH = {"norm": "test_norm_and_split_of_a_non_tensor", "split": "test_norm_and_split_of_a_non_tensor"}
+TENSOR_FIRST = sorted(set(public_functions()) - NOT_TENSOR_FIRST.keys() - PYTHON_IN_TORCH.keys())
+
+#: PyTorch takes a Python number as the first operand of these (refgrad does not:
+#: test_a_number_first); a float first is no error there.
+NUMBER_FIRST = {"add", "sub", "mul", "div", "bitwise_and", "bitwise_or"}
+
+#: What follows the first argument in test_a_non_tensor_first_then_valid_arguments (none: the
+#: function takes one argument).
+REST: dict[str, Callable[[ModuleType], tuple[object, ...]]] = {
+    **dict.fromkeys(
+        ("add", "sub", "mul", "div", "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "maximum",
+         "minimum", "matmul", "dot", "outer", "mv"),
+        lambda e: (e.ones(2),),
+    ),  # fmt: skip
+    **dict.fromkeys(("bitwise_and", "bitwise_or"), lambda e: (e.tensor([True, False]),)),
+    "where": lambda e: (e.ones(2), e.ones(2)),
+    "mm": lambda e: (e.ones(2, 2),),
+    "bmm": lambda e: (e.ones(1, 2, 2),),
+    "pow": lambda e: (2,),
+    "clamp": lambda e: (0.0, 1.0),
+    "clamp_min": lambda e: (0.0,),
+    "clamp_max": lambda e: (1.0,),
+    **dict.fromkeys(("broadcast_to", "reshape", "flip", "permute"), lambda e: ((0,),)),
+    "transpose": lambda e: (0, 0),
+    **dict.fromkeys(
+        ("chunk", "unsqueeze", "softmax", "log_softmax", "logsumexp", "flatten", "sum", "mean", "prod", "max", "min",
+         "amax", "amin", "argmax", "argmin", "squeeze", "var", "std"),
+        lambda e: (1,),
+    ),  # fmt: skip
+}
+
+#: The calls of the two tests below for which PyTorch has several overloads that take that
+#: many arguments (so its message is the "invalid combination" one).
+SEVERAL_OVERLOADS_ALONE = {
+    "bitwise_and", "bitwise_or", "bmm", "clamp", "clamp_max", "clamp_min", "div", "eq", "ge", "gt", "le", "lt",
+    "mm", "ne", "pow", "std", "var",
+}  # fmt: skip
+SEVERAL_OVERLOADS_WITH_REST = {
+    "bitwise_and", "bitwise_or", "clamp", "clamp_max", "clamp_min", "eq", "ge", "gt", "le", "lt", "max", "mean",
+    "min", "ne", "pow", "prod", "squeeze", "std", "sum", "var", "where",
+}  # fmt: skip
+
+INVALID_COMBINATION = "{}() received an invalid combination of arguments - got {}, but expected one of:"
+
+#: How CPython names these types in C, and so PyTorch's messages.
+TYPE_NAMES = {float: "float", int: "int", bool: "bool", str: "str", list: "list", tuple: "tuple",
+              type(None): "NoneType", np.ndarray: "numpy.ndarray"}  # fmt: skip
+
+
+def type_names(engine: ModuleType, args: tuple[object, ...]) -> str:
+    return ", ".join("Tensor" if isinstance(a, engine.Tensor) else TYPE_NAMES[type(a)] for a in args)
+
+
+def expected_message(engine: ModuleType, name: str, args: tuple[object, ...], several_overloads: bool) -> str:
+    """PyTorch's message (its first line, when there are several overloads) for ``name(*args)``
+    whose first argument is not a tensor."""
+    if several_overloads:
+        return INVALID_COMBINATION.format(name, f"({type_names(engine, args)})")
+    return f"{name}(): argument '{first_parameter(name)}' (position 1) must be Tensor, not {type_names(engine, args[:1])}"
+
+
+def check_call(engine: ModuleType, name: str, args: tuple[object, ...], several_overloads: bool) -> None:
+    with pytest.raises(TypeError) as info:
+        getattr(engine, name)(*args)
+    message = str(info.value)
+    assert (message.splitlines()[0] if several_overloads else message) == expected_message(
+        engine, name, args, several_overloads
+    )
+
+
+NOT_TENSORS = [
+    pytest.param(2.0, id="float"),
+    pytest.param("a", id="str"),
+    pytest.param([1.0, 2.0], id="list"),
+    pytest.param(None, id="None"),
+    pytest.param(np.ones(2), id="ndarray"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "first"),
+    [
+        pytest.param(name, bad.values[0], id=f"{name}-{bad.id}")
+        for name in TENSOR_FIRST
+        for bad in NOT_TENSORS
+        if not (name in NUMBER_FIRST and bad.id == "float")
+    ],
+)
+def test_a_non_tensor_first_then_valid_arguments(engine: ModuleType, name: str, first: object) -> None:
+    args = (first, *(REST[name](engine) if name in REST else ()))
+    check_call(engine, name, args, name in SEVERAL_OVERLOADS_WITH_REST)
+
+
+@pytest.mark.parametrize("name", [name for name in TENSOR_FIRST if name not in ("add", "sub")])
+def test_a_non_tensor_alone(engine: ModuleType, name: str) -> None:
+    # add and sub are left out: given one argument, PyTorch's first line shows its signature.
+    check_call(engine, name, ("a",), name in SEVERAL_OVERLOADS_ALONE)
+
+
+def test_every_public_function_is_covered() -> None:
+    """A function that takes something else first must be listed, with why; the list holds
+    only public functions, and each of the others takes a tensor first."""
+    assert sorted((NOT_TENSOR_FIRST.keys() | PYTHON_IN_TORCH.keys()) - set(public_functions())) == []
+    others = {name: first_parameter(name) for name in TENSOR_FIRST if first_parameter(name) not in ("input", "condition")}
+    assert others == {}
+    assert REST.keys() <= set(TENSOR_FIRST)
+
+
+@pytest.mark.parametrize(
+    ("op", "message"),
+    cases(
+        ("keyword", lambda e: e.sin(input=2.0), "sin(): argument 'input' must be Tensor, not float"),
+        ("then-keywords", lambda e: e.transpose(2.0, dim0=0, dim1=1),
+         "transpose(): argument 'input' (position 1) must be Tensor, not float"),
+        ("where-alone", lambda e: e.where(2.0), "where(): argument 'condition' (position 1) must be Tensor, not float"),
+        ("numpy-scalar", lambda e: e.exp(np.float64(1.0)),
+         "exp(): argument 'input' (position 1) must be Tensor, not numpy.float64"),
+        ("tuple", lambda e: e.t((1, 2)), "t(): argument 'input' (position 1) must be Tensor, not tuple"),
+        # Too many arguments: Python's message for refgrad, the same text from PyTorch.
+        ("too-many", lambda e: e.sin(2.0, 3.0), "sin() takes 1 positional argument but 2 were given"),
+    ),  # fmt: skip
+)
+def test_a_non_tensor_first_in_other_calls(engine: ModuleType, op: Op, message: str) -> None:
+    with raises_exactly(TypeError, message):
+        op(engine)
+
+
+@pytest.mark.parametrize(
+    ("op", "first_line"),
+    cases(
+        ("sum-dim", lambda e: e.sum(2.0, dim=0), INVALID_COMBINATION.format("sum", "(float, dim=int)")),
+        # PyTorch lists the keywords last given first, and leaves a ", " when there are only keywords.
+        ("var-keywords", lambda e: e.var(2.0, 0, correction=0, keepdim=True),
+         INVALID_COMBINATION.format("var", "(float, int, keepdim=bool, correction=int)")),
+        ("clamp-only-keywords", lambda e: e.clamp(input=2.0, min=0.0),
+         INVALID_COMBINATION.format("clamp", "(min=float, input=float, )")),
+        ("max-tensor", lambda e: e.max([1.0], e.ones(1)), INVALID_COMBINATION.format("max", "(list, Tensor)")),
+        ("where-number", lambda e: e.where(2.0, e.ones(2), 0.0),
+         INVALID_COMBINATION.format("where", "(float, Tensor, float)")),
+        ("pow-numbers", lambda e: e.pow(2.0, 2), INVALID_COMBINATION.format("pow", "(float, int)")),
+    ),  # fmt: skip
+)
+def test_a_non_tensor_first_where_several_overloads_fit(engine: ModuleType, op: Op, first_line: str) -> None:
+    with pytest.raises(TypeError) as info:
+        op(engine)
+    assert str(info.value).splitlines()[0] == first_line
+
+
+@pytest.mark.parametrize(
+    ("op", "message"),
+    cases(
+        ("zeros-float", lambda e: e.zeros(2.0),
+         "zeros(): argument 'size' (position 1) must be tuple of ints, not float"),
+        ("ones-str", lambda e: e.ones("a"), "ones(): argument 'size' (position 1) must be tuple of ints, not str"),
+        ("rand-None", lambda e: e.rand(None),
+         "rand(): argument 'size' (position 1) must be tuple of ints, not NoneType"),
+        ("zeros-keyword", lambda e: e.zeros(size=2.0), "zeros(): argument 'size' must be tuple of ints, not float"),
+        ("full-int", lambda e: e.full(2, 1.0),
+         "full(): argument 'size' (position 1) must be tuple of ints, not int"),
+        ("full-float", lambda e: e.full(2.0, 1.0),
+         "full(): argument 'size' (position 1) must be tuple of ints, not float"),
+        ("eye-float", lambda e: e.eye(2.0), "eye(): argument 'n' (position 1) must be int, not float"),
+        ("eye-None", lambda e: e.eye(None), "eye(): argument 'n' (position 1) must be int, not NoneType"),
+        ("eye-keyword", lambda e: e.eye(n="2"), "eye(): argument 'n' must be int, not str"),
+        ("cat-float", lambda e: e.cat(2.0),
+         "cat(): argument 'tensors' (position 1) must be tuple of Tensors, not float"),
+        ("stack-None", lambda e: e.stack(None),
+         "stack(): argument 'tensors' (position 1) must be tuple of Tensors, not NoneType"),
+        ("cat-keyword", lambda e: e.cat(tensors=2.0),
+         "cat(): argument 'tensors' must be tuple of Tensors, not float"),
+    ),  # fmt: skip
+)
+def test_a_wrong_first_argument_of_a_factory_cat_or_stack(engine: ModuleType, op: Op, message: str) -> None:
+    with raises_exactly(TypeError, message):
+        op(engine)
+
+
+@pytest.mark.parametrize(
+    ("op", "first_line"),
+    cases(
+        ("eye", lambda e: e.eye(2.0, 3), INVALID_COMBINATION.format("eye", "(float, int)")),
+        ("rand", lambda e: e.rand(2.0, 3), INVALID_COMBINATION.format("rand", "(float, int)")),
+        ("linspace", lambda e: e.linspace("a", 1, 3), INVALID_COMBINATION.format("linspace", "(str, int, int)")),
+    ),
+)
+def test_a_wrong_first_argument_of_a_factory_where_several_overloads_fit(
+    engine: ModuleType, op: Op, first_line: str
+) -> None:
+    with pytest.raises(TypeError) as info:
+        op(engine)
+    assert str(info.value).splitlines()[0] == first_line
+
+
+@pytest.mark.deviation(
+    "PyTorch takes a Python number as the first operand of add, sub, mul, div, bitwise_and and bitwise_or; "
+    "refgrad takes a tensor there (write 2 + x, 2 - x, ...)"
+)
+@pytest.mark.parametrize(
+    ("op", "values"),
+    [
+        pytest.param(lambda e: e.add(2.0, e.ones(2)), [3.0, 3.0], id="add"),
+        pytest.param(lambda e: e.sub(2.0, e.ones(2)), [1.0, 1.0], id="sub"),
+        pytest.param(lambda e: e.mul(2.0, e.ones(2)), [2.0, 2.0], id="mul"),
+        pytest.param(lambda e: e.div(2.0, e.ones(2)), [2.0, 2.0], id="div"),
+        pytest.param(lambda e: e.bitwise_and(True, e.tensor([True, False])), [True, False], id="bitwise_and"),
+        pytest.param(lambda e: e.bitwise_or(False, e.tensor([True, False])), [True, False], id="bitwise_or"),
+    ],
+)
+def test_a_number_first(engine: ModuleType, op: Op, values: list[float] | list[bool]) -> None:
+    assert op(engine).tolist() == values
+
+
+@pytest.mark.deviation(
+    "PyTorch's norm and split are Python functions in which a non-tensor fails inside, with an AttributeError; "
+    "refgrad raises the TypeError of the other functions (test_refgrad_norm_and_split_of_a_non_tensor)"
+)
+@pytest.mark.parametrize(
+    ("op", "message"),
+    cases(
+        ("norm", lambda e: e.norm(2.0), "'float' object has no attribute 'layout'"),
+        ("split", lambda e: e.split(None, 1), "'NoneType' object has no attribute 'split'"),
+    ),
+)
+def test_norm_and_split_of_a_non_tensor(engine: ModuleType, op: Op, message: str) -> None:
+    with raises_exactly(AttributeError, message):
+        op(engine)
+
+
+def test_refgrad_norm_and_split_of_a_non_tensor() -> None:
+    with raises_exactly(TypeError, "norm(): argument 'input' (position 1) must be Tensor, not float"):
+        rg.norm(2.0)  # type: ignore[arg-type]
+    with raises_exactly(TypeError, "split(): argument 'input' (position 1) must be Tensor, not NoneType"):
+        rg.split(None, 1)  # type: ignore[arg-type]
+
+
+def test_refgrad_lists_its_own_signatures() -> None:
+    """After PyTorch's first line, refgrad's signatures (its overloads, where it has several)."""
+    with raises_exactly(
+        TypeError,
+        "max() received an invalid combination of arguments - got (float, int), but expected one of:\n"
+        " * (input: Tensor)\n * (input: Tensor, dim: int, keepdim: bool = False)\n * (input: Tensor, dim: Tensor)",
+    ):
+        rg.max(2.0, 0)  # type: ignore[call-overload]
+    with raises_exactly(
+        TypeError,
+        "std() received an invalid combination of arguments - got (float), but expected one of:\n"
+        " * (input: Tensor, dim: Dims = None, *, correction: Number = 1, keepdim: bool = False)",
+    ):
+        rg.std(2.0)  # type: ignore[arg-type]
+
+
+def torch_overload_arities(torch: ModuleType, name: str) -> list[tuple[int, int]]:
+    """How many arguments each of torch's overloads of ``name`` takes, ``(required, all)``, read
+    from the overloads its message lists when called with none (one overload: ``[]``)."""
+    with pytest.raises(TypeError) as info:
+        getattr(torch, name)()
+    lines = str(info.value).splitlines()
+    if not lines[0].endswith("but expected one of:"):
+        return []
+    arities = []
+    for line in lines[1:]:
+        if line.startswith(" * ("):
+            parameters = [p for p in line[len(" * (") : -1].split(", ") if p != "*"]
+            arities.append((sum(" = " not in p for p in parameters), len(parameters)))
+    return arities
+
+
+def test_the_overload_table_is_pytorchs() -> None:
+    """``TORCH_OVERLOADS`` (which decides between PyTorch's two kinds of message) is what
+    torch 2.13 says of its own overloads, for every checked public function."""
+    torch = pytest.importorskip("torch")
+    checked = [name for name in public_functions() if hasattr(getattr(rg, name), "__wrapped__")]
+    assert {name for name in checked if torch_overload_arities(torch, name)} == TORCH_OVERLOADS.keys()
+    assert {name: sorted(torch_overload_arities(torch, name)) for name in TORCH_OVERLOADS} == {
+        name: sorted(arities) for name, arities in TORCH_OVERLOADS.items()
+    }
