@@ -4,6 +4,7 @@ PyTorch's messages."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import index
 
 
 def normalize_dim(dim: int, ndim: int) -> int:
@@ -15,9 +16,9 @@ def normalize_dim(dim: int, ndim: int) -> int:
 
 
 def shape_args(args: tuple[int | Sequence[int], ...]) -> tuple[int, ...]:
-    """``f(2, 3)`` and ``f((2, 3))`` both mean the shape (2, 3)."""
+    """``f(2, 3)`` and ``f((2, 3))`` both mean the shape (2, 3) (a float is no size: ``index``, not ``int``)."""
     if len(args) == 1 and not isinstance(args[0], int):
-        return tuple(int(n) for n in args[0])
+        return tuple(index(n) for n in args[0])
     shape = []
     for n in args:
         if not isinstance(n, int):

@@ -8,7 +8,7 @@ from typing import Any, TypeAlias
 import numpy as np
 
 from refgrad import _dtype
-from refgrad._dims import shape_args
+from refgrad._dims import shape_args, type_name
 from refgrad._dtype import Array, dtype
 from refgrad._tensor import Number, Tensor, new_counter
 
@@ -80,6 +80,8 @@ def tensor(data: TensorData, *, dtype: dtype | None = None, requires_grad: bool 
 
 def from_numpy(array: Array) -> Tensor:
     """A tensor sharing memory with ``array`` (writes show in both)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type_name(array)})")
     _dtype.from_numpy_dtype(array.dtype)
     return Tensor._make(array)
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from refgrad import _pointwise, _reduce
-from refgrad._dims import normalize_dim
+from refgrad._dims import normalize_dim, type_name
 from refgrad._dtype import Array
 from refgrad._node import Grads, MultiOutputNode, Node
 from refgrad._recording import any_needs_grad, needs_grad, one_input, plain, record, record_outputs, view as plain_view
@@ -272,8 +272,19 @@ class CatBackward0(Node):
         )
 
 
+def _tensor_list(tensors: Sequence[Tensor], name: str) -> tuple[Tensor, ...]:
+    """The tensors of cat or stack: like PyTorch, a list or a tuple of tensors only (``cat(x)``
+    of a tensor ``x`` is an error, not the concatenation of its rows)."""
+    if not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"{name}(): argument 'tensors' (position 1) must be tuple of Tensors, not {type_name(tensors)}")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"expected Tensor as element {i} in argument 0, but got {type_name(t)}")
+    return tuple(tensors)
+
+
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
-    tensors = tuple(tensors)
+    tensors = _tensor_list(tensors, "cat")
     if not tensors:
         raise ValueError("torch.cat(): expected a non-empty list of Tensors")
     first = tensors[0]._data
@@ -313,7 +324,7 @@ class StackBackward0(Node):
 
 
 def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
-    tensors = tuple(tensors)
+    tensors = _tensor_list(tensors, "stack")
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
     shape = tensors[0]._data.shape
