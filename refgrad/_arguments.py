@@ -28,6 +28,7 @@ from typing import Any, NamedTuple, TypeVar, cast
 import numpy as np
 
 from refgrad._dims import type_name
+from refgrad._factories import tensor
 from refgrad._tensor import Tensor
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -65,6 +66,10 @@ TORCH_OVERLOADS: dict[str, tuple[tuple[int, int], ...]] = {
     "var": ((2, 5), (1, 5), (1, 2)),
     "where": ((1, 1), (3, 4), (3, 3), (3, 3), (3, 3)),
 }
+
+
+NUMBER_FIRST = frozenset({"add", "sub", "mul", "div", "bitwise_and", "bitwise_or"})
+"""The functions that take a Python number first (PyTorch wraps it in a tensor)."""
 
 
 def _is_int(value: object) -> bool:
@@ -130,10 +135,13 @@ def checked(f: F) -> F:
         try:
             return f(*args, **kwargs) if kwargs else f(*args)  # (without keywords, the cheaper call)
         except Exception:
-            error = _wrong_first_argument(f, first, args, kwargs)
-            if error is None:
-                raise
-            raise error from None
+            if not (f.__name__ in NUMBER_FIRST and args and type(args[0]) in (bool, int, float)):
+                error = _wrong_first_argument(f, first, args, kwargs)
+                if error is None:
+                    raise
+                raise error from None
+        # As PyTorch, a Python number first is a 0-d tensor of its own dtype: add(2, x) is 2 + x.
+        return f(tensor(args[0]), *args[1:], **kwargs)
 
     return cast(F, call)
 

@@ -848,10 +848,6 @@ def test_a_wrong_first_argument_of_a_factory_where_several_overloads_fit(
     assert str(info.value).splitlines()[0] == first_line
 
 
-@pytest.mark.deviation(
-    "PyTorch takes a Python number as the first operand of add, sub, mul, div, bitwise_and and bitwise_or; "
-    "refgrad takes a tensor there (write 2 + x, 2 - x, ...)"
-)
 @pytest.mark.parametrize(
     ("op", "values"),
     [
@@ -861,10 +857,28 @@ def test_a_wrong_first_argument_of_a_factory_where_several_overloads_fit(
         pytest.param(lambda e: e.div(2.0, e.ones(2)), [2.0, 2.0], id="div"),
         pytest.param(lambda e: e.bitwise_and(True, e.tensor([True, False])), [True, False], id="bitwise_and"),
         pytest.param(lambda e: e.bitwise_or(False, e.tensor([True, False])), [True, False], id="bitwise_or"),
+        pytest.param(lambda e: e.add(2, e.tensor([1, 2], dtype=e.int32)), [3, 4], id="add-int"),
+        pytest.param(lambda e: e.add(2.0, 3.0), 5.0, id="add-two-numbers"),
     ],
 )
-def test_a_number_first(engine: ModuleType, op: Op, values: list[float] | list[bool]) -> None:
+def test_a_number_first(engine: ModuleType, op: Op, values: list[float] | list[bool] | float) -> None:
+    """A Python number given first is a 0-d tensor (``add(2, x)`` is ``2 + x``)."""
     assert op(engine).tolist() == values
+
+
+@pytest.mark.parametrize("name", ["add", "sub", "mul", "div"])
+def test_a_number_first_keeps_the_tensors_dtype_and_records_a_none_edge(engine: ModuleType, name: str) -> None:
+    x = engine.tensor([1.0, 2.0], dtype=engine.float32, requires_grad=True)
+    out = getattr(engine, name)(2.0, x)
+    assert out.dtype == engine.float32 and str(engine.add(2.0, engine.tensor([1, 2])).dtype).endswith("float32")
+    assert type(out.grad_fn).__name__ == f"{name.capitalize()}Backward0"
+    assert [(None if node is None else type(node).__name__, nr) for node, nr in out.grad_fn.next_functions] == [
+        (None, 0),
+        ("AccumulateGrad", 0),
+    ]
+    out.sum().backward()
+    expected = {"add": [1.0, 1.0], "sub": [-1.0, -1.0], "mul": [2.0, 2.0], "div": [-2.0, -0.5]}[name]
+    assert x.grad.tolist() == expected
 
 
 @pytest.mark.deviation(
