@@ -6,8 +6,8 @@ transposed when the right one is the larger) and bmm (with broadcast batch dims)
 the ranks, on which operand requires grad and on how its memory is laid out; each choice
 records a different graph (``SqueezeBackward4``, ``ReshapeAliasBackward0``, ``CloneBackward0``
 after a transpose...). The operands here have 1 to 4 dims, broadcastable batch dims (often of
-size 1), any of the three requires-grad combinations, and row-major, transposed or
-batch-permuted memory.
+size 1), any of the three requires-grad combinations, and row-major, step-sliced, expanded
+(stride 0), transposed or batch-permuted memory.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 import refgrad as rg
 
-LAYOUTS = ("row-major", "transposed", "batch dims swapped")
+LAYOUTS = ("row-major", "sliced", "expanded", "transposed", "batch dims swapped")
 
 Operand = tuple[tuple[int, ...], str, bool]
 """(shape, memory layout, requires grad)."""
@@ -42,7 +42,7 @@ def operands(draw: st.DrawFn) -> tuple[Operand, Operand]:
         own = batch[len(batch) - (rank - 2) :] if rank > 2 else []
         shapes.append((*(draw(st.sampled_from([size, 1])) for size in own), *rows))
     grads = draw(st.sampled_from([(True, True), (True, False), (False, True)]))
-    layouts = [draw(st.sampled_from(LAYOUTS[: min(len(shape), 3)])) for shape in shapes]
+    layouts = [draw(st.sampled_from(LAYOUTS[: min(len(shape) + 2, 5)])) for shape in shapes]
     return (shapes[0], layouts[0], grads[0]), (shapes[1], layouts[1], grads[1])
 
 
@@ -51,7 +51,11 @@ def leaf(engine: ModuleType, operand: Operand, seed: int) -> Any:
     row-major values, detached to be a leaf)."""
     shape, layout, requires_grad = operand
     values = np.random.default_rng(seed).uniform(-1, 1, shape)
-    if layout == "transposed":
+    if layout == "sliced":  # every other element of a row-major tensor twice as long
+        made = engine.tensor(np.repeat(values, 2, axis=-1), dtype=engine.float64)[..., ::2]
+    elif layout == "expanded":  # the last dimension repeated from one (stride 0)
+        made = engine.tensor(values[..., :1], dtype=engine.float64).expand(*shape)
+    elif layout == "transposed":
         made = engine.tensor(np.swapaxes(values, -1, -2).copy(), dtype=engine.float64).transpose(-1, -2)
     elif layout == "batch dims swapped":
         made = engine.tensor(np.swapaxes(values, 0, 1).copy(), dtype=engine.float64).transpose(0, 1)

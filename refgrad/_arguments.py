@@ -28,6 +28,7 @@ from typing import Any, NamedTuple, TypeVar, cast
 import numpy as np
 
 from refgrad._dims import type_name
+from refgrad import _pointwise
 from refgrad._factories import tensor
 from refgrad._tensor import Tensor
 
@@ -94,10 +95,12 @@ class _Kind(NamedTuple):
 
 
 _TENSOR = _Kind("Tensor", lambda value: isinstance(value, Tensor))
+_TENSOR_OR_NUMBER = _Kind("Tensor", lambda value: isinstance(value, Tensor))
+"""pow's base: a number is right when another argument is a tensor (``pow(2, x)``)."""
 #: The kind of a first parameter, by its annotation.
 _KINDS: dict[str, _Kind] = {
     "Tensor": _TENSOR,
-    "Tensor | Number": _TENSOR,  # pow(2.0, x) works; a number is only reported once the call fails
+    "Tensor | Number": _TENSOR_OR_NUMBER,
     "Sequence[Tensor]": _Kind("tuple of Tensors", _is_sequence),  # cat/stack name a non-tensor element
     "Sequence[int]": _Kind("tuple of ints", lambda value: _is_sequence(value) and _all(value, _is_int), _is_int),
     "int | Sequence[int]": _Kind(
@@ -135,15 +138,33 @@ def checked(f: F) -> F:
         try:
             return f(*args, **kwargs) if kwargs else f(*args)  # (without keywords, the cheaper call)
         except Exception:
-            if not (f.__name__ in NUMBER_FIRST and args and type(args[0]) in (bool, int, float)):
+            number_first = _with_number_first(f, args, kwargs)
+            if number_first is None:
                 error = _wrong_first_argument(f, first, args, kwargs)
                 if error is None:
                     raise
                 raise error from None
-        # As PyTorch, a Python number first is a 0-d tensor of its own dtype: add(2, x) is 2 + x.
-        return f(tensor(args[0]), *args[1:], **kwargs)
+        return f(*number_first[0], **number_first[1])
 
     return cast(F, call)
+
+
+def _with_number_first(
+    f: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+    """``add(2, x)``, ``sub(input=2.5, other=x)``...: PyTorch takes a number first as a scalar
+    (``add(2, x)`` is ``2 + x``). The same call with the number as a 0-d tensor of the dtype the
+    result has (a scalar never widens the other operand's dtype), or None for any other call."""
+    if f.__name__ not in NUMBER_FIRST:
+        return None
+    keywords = dict(kwargs)
+    number, rest = (args[0], args[1:]) if args else (keywords.pop("input", None), ())
+    if not isinstance(number, (bool, int, float, np.number)):
+        return None
+    number = number.item() if isinstance(number, np.number) else number
+    other = rest[0] if rest else keywords.get("other")
+    dtype = _pointwise.result_dtype([other], [number]) if isinstance(other, Tensor) else None
+    return (tensor(number, dtype=dtype), *rest), keywords
 
 
 def _wrong_first_argument(
@@ -152,8 +173,19 @@ def _wrong_first_argument(
     """PyTorch's error for this call, if its first argument is not of the kind ``f`` takes."""
     missing = object()
     value = args[0] if args else kwargs.get(first.name, missing)
+    element = first.kind.element
+    if element is not None and args:  # a size: PyTorch unpacks it, and names an element after the first so
+        sizes = value if _is_sequence(value) else args if first.max_positional is None and element(value) else ()
+        position, bad = next(((i, v) for i, v in enumerate(cast("list[object]", sizes)) if not element(v)), (0, None))
+        if position > 0:
+            return TypeError(
+                f"{f.__name__}(): argument '{first.name}' failed to unpack the object at pos {position + 1} with error "
+                f'"type must be {first.kind.name},but got {type_name(bad)}"'
+            )
     if value is missing or first.kind.accepts(value):
         return None
+    if first.kind is _TENSOR_OR_NUMBER and any(isinstance(v, Tensor) for v in (*args, *kwargs.values())):
+        return None  # a number base with a tensor exponent: the failure is the op's own
     if first.max_positional is not None and len(args) > first.max_positional:
         return None  # Python's "takes 1 positional argument but 2 were given", as PyTorch's
     name = f.__name__
@@ -165,7 +197,6 @@ def _wrong_first_argument(
             "but expected one of:\n" + "\n".join(f" * {_signature(overload)}" for overload in typing.get_overloads(f) or [f])
         )
     where = " (position 1)" if args else ""
-    element = first.kind.element
     if args and element is not None and _is_sequence(value):
         position, bad = next((i, v) for i, v in enumerate(cast("list[object]", value)) if not element(v))
         return TypeError(

@@ -46,15 +46,16 @@ def _operands(a: Tensor, b: Tensor | Number, op: str) -> tuple[Array, Any, np.dt
             broadcast_shapes(ad.shape, bd.shape)
         if ad.dtype is bd.dtype:
             return ad, bd, ad.dtype
-        return ad, bd, _promote([a, b], []).numpy
+        return ad, bd, result_dtype([a, b], []).numpy
     if not isinstance(b, _NUMBER_TYPES):
         raise TypeError(f"{op}(): argument 'other' (position 1) must be Tensor, not {type(b).__name__}")
     if ad.dtype.kind == "f":
         return ad, b, ad.dtype
-    return ad, b, _promote([a], [b]).numpy
+    return ad, b, result_dtype([a], [b]).numpy
 
 
-def _promote(tensors: list[Tensor], numbers: list[Number]) -> _dtype.dtype:
+def result_dtype(tensors: list[Tensor], numbers: list[Number]) -> _dtype.dtype:
+    """PyTorch's result dtype of an op on ``tensors`` and Python ``numbers``."""
     dims = [t.dtype for t in tensors if t._data.ndim]
     zero_dims = [t.dtype for t in tensors if not t._data.ndim]
     return _dtype.result_type(dims, zero_dims, [_dtype.scalar_dtype(n) for n in numbers])
@@ -515,7 +516,7 @@ def clamp(input: Tensor, min: Number | None = None, max: Number | None = None) -
         out = np.maximum(out, min)
     if max is not None:
         out = np.minimum(out, max)
-    dt = _promote([input], [b for b in (min, max) if b is not None]).numpy
+    dt = result_dtype([input], [b for b in (min, max) if b is not None]).numpy
     return one_input(ClampBackward1(min, max), _cast(out, dt), input, (input,))
 
 
@@ -530,7 +531,7 @@ class ClampMinBackward0(Node):
 
 
 def clamp_min(input: Tensor, min: Number) -> Tensor:
-    out = _cast(np.maximum(input._data, min), _promote([input], [min]).numpy)
+    out = _cast(np.maximum(input._data, min), result_dtype([input], [min]).numpy)
     return one_input(ClampMinBackward0(min), out, input, (input,))
 
 
@@ -545,7 +546,7 @@ class ClampMaxBackward0(Node):
 
 
 def clamp_max(input: Tensor, max: Number) -> Tensor:
-    out = _cast(np.minimum(input._data, max), _promote([input], [max]).numpy)
+    out = _cast(np.minimum(input._data, max), result_dtype([input], [max]).numpy)
     return one_input(ClampMaxBackward0(max), out, input, (input,))
 
 
@@ -613,7 +614,7 @@ def where(condition: Tensor, input: Tensor | Number, other: Tensor | Number) -> 
             shape = broadcast_shapes(shape, t._data.shape)
     tensors = [t for t in (input, other) if isinstance(t, Tensor)]
     numbers = [n for n in (input, other) if not isinstance(n, Tensor)]
-    dt = _promote(tensors, numbers).numpy
+    dt = result_dtype(tensors, numbers).numpy
     x = input._data if isinstance(input, Tensor) else input
     y = other._data if isinstance(other, Tensor) else other
     out = _cast(np.where(condition._data, x, y), dt)

@@ -231,7 +231,11 @@ def expand(input: Tensor, sizes: Sequence[int]) -> Tensor:
         target.append(n)
     if tuple(target) == shape:
         return _view(ExpandBackward0(shape), input._data, input)
-    return _view(ExpandBackward0(shape), np.broadcast_to(input._data, target), input)
+    # As PyTorch: stride 0 where the expansion repeats, the input's own stride elsewhere (numpy's
+    # broadcast_to zeroes a size-1 dimension's stride too, which decides how matmul folds)
+    data = input._data
+    strides = [0] * lead + [step if own == n else 0 for own, n, step in zip(shape, target[lead:], data.strides)]
+    return _view(ExpandBackward0(shape), np.lib.stride_tricks.as_strided(data, target, strides, writeable=False), input)
 
 
 def broadcast_to(input: Tensor, shape: Sequence[int]) -> Tensor:
@@ -303,9 +307,9 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
                     f"Sizes of tensors must match except in dimension {d}. Expected size {n} but got size {m} "
                     f"for tensor number {i} in the list."
                 )
-    from refgrad._pointwise import _promote
+    from refgrad._pointwise import result_dtype
 
-    dt = _promote(list(tensors), []).numpy
+    dt = result_dtype(list(tensors), []).numpy
     out = np.concatenate([t._data for t in tensors], axis=d).astype(dt, copy=False)
     if not any_needs_grad(tensors):
         return plain(out)
@@ -335,9 +339,9 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
                 f"{list(other._data.shape)} at entry {i}"
             )
     d = normalize_dim(dim, len(shape) + 1)
-    from refgrad._pointwise import _promote
+    from refgrad._pointwise import result_dtype
 
-    dt = _promote(list(tensors), []).numpy
+    dt = result_dtype(list(tensors), []).numpy
     out = np.stack([t._data for t in tensors], axis=d).astype(dt, copy=False)
     if not any_needs_grad(tensors):
         return plain(out)

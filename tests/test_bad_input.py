@@ -796,6 +796,15 @@ def test_a_non_tensor_first_where_several_overloads_fit(engine: ModuleType, op: 
         ("ones-tuple-of-floats", lambda e: e.ones((2.0, 3.0)),
          "ones(): argument 'size' (position 1) must be tuple of ints, but found element of type float at pos 0"),
         ("zeros-keyword", lambda e: e.zeros(size=2.0), "zeros(): argument 'size' must be tuple of ints, not float"),
+        # A bad element after the first: PyTorch "fails to unpack" it (counting from 1).
+        ("zeros-tuple-second-float", lambda e: e.zeros((2, 3.5)),
+         'zeros(): argument \'size\' failed to unpack the object at pos 2 with error "type must be tuple of ints,but got float"'),
+        ("ones-list-second-None", lambda e: e.ones([2, None]),
+         'ones(): argument \'size\' failed to unpack the object at pos 2 with error "type must be tuple of ints,but got NoneType"'),
+        ("zeros-separate-third-float", lambda e: e.zeros(2, 3, 3.5),
+         'zeros(): argument \'size\' failed to unpack the object at pos 3 with error "type must be tuple of ints,but got float"'),
+        ("full-tuple-second-float", lambda e: e.full((2, 3.5), 1.0),
+         'full(): argument \'size\' failed to unpack the object at pos 2 with error "type must be tuple of ints,but got float"'),
         ("full-int", lambda e: e.full(2, 1.0),
          "full(): argument 'size' (position 1) must be tuple of ints, not int"),
         ("full-float", lambda e: e.full(2.0, 1.0),
@@ -864,6 +873,23 @@ def test_a_wrong_first_argument_of_a_factory_where_several_overloads_fit(
 def test_a_number_first(engine: ModuleType, op: Op, values: list[float] | list[bool] | float) -> None:
     """A Python number given first is a 0-d tensor (``add(2, x)`` is ``2 + x``)."""
     assert op(engine).tolist() == values
+
+
+@pytest.mark.parametrize(
+    ("op", "dtype"),
+    [
+        pytest.param(lambda e: e.add(2, e.tensor(3, dtype=e.int32)), "int32", id="int-and-0d-int32"),
+        pytest.param(lambda e: e.sub(2, e.tensor(3, dtype=e.int32)), "int32", id="sub-int-and-0d-int32"),
+        pytest.param(lambda e: e.bitwise_and(3, e.tensor(3, dtype=e.int32)), "int32", id="bitwise-and-0d-int32"),
+        pytest.param(lambda e: e.mul(2.5, e.tensor(3, dtype=e.int32)), "float32", id="float-and-int"),
+        pytest.param(lambda e: e.add(np.float64(2), e.tensor([1, 2], dtype=e.int32)), "float32", id="numpy-scalar"),
+        pytest.param(lambda e: e.add(np.int64(2), e.tensor([1, 2], dtype=e.int32)), "int32", id="numpy-int"),
+        pytest.param(lambda e: e.add(input=2, other=e.tensor([1, 2], dtype=e.int32)), "int32", id="by-keyword"),
+    ],
+)
+def test_a_number_first_is_a_scalar_for_the_result_dtype(engine: ModuleType, op: Op, dtype: str) -> None:
+    """The number never widens the tensor's dtype, even a 0-d tensor's (it is not a 0-d tensor)."""
+    assert str(op(engine).dtype).endswith(dtype)
 
 
 @pytest.mark.parametrize("name", ["add", "sub", "mul", "div"])
