@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 import typing
 from collections.abc import Callable
 from typing import Any, NamedTuple, TypeVar, cast
@@ -137,10 +138,10 @@ def checked(f: F) -> F:
     def call(*args: Any, **kwargs: Any) -> Any:
         try:
             return f(*args, **kwargs) if kwargs else f(*args)  # (without keywords, the cheaper call)
-        except Exception:
+        except Exception as failure:
             number_first = _with_number_first(f, args, kwargs)
             if number_first is None:
-                error = _wrong_first_argument(f, first, args, kwargs)
+                error = _wrong_first_argument(f, first, args, kwargs) or _as_function_call(failure, f.__name__, first, kwargs)
                 if error is None:
                     raise
                 raise error from None
@@ -165,6 +166,21 @@ def _with_number_first(
     other = rest[0] if rest else keywords.get("other")
     dtype = _pointwise.result_dtype([other], [number]) if isinstance(other, Tensor) else None
     return (tensor(number, dtype=dtype), *rest), keywords
+
+
+_METHOD_POSITION = re.compile(r"^(\w+)\(\): argument '(\w+)' \(position (\d+)\)")
+
+
+def _as_function_call(failure: Exception, name: str, first: _First, kwargs: dict[str, Any]) -> TypeError | None:
+    """A wrong later argument is named by the ops' shared checks as the method counts it
+    (``x.add([1])``: position 1); as a function PyTorch counts the tensor too (position 2), and
+    names an argument given by keyword without a position."""
+    found = _METHOD_POSITION.match(str(failure)) if type(failure) is TypeError else None
+    if found is None or found[1] != name or found[2] == first.name:
+        return None
+    text = str(failure)
+    position = "" if found[2] in kwargs else f" (position {int(found[3]) + 1})"
+    return TypeError(f"{name}(): argument '{found[2]}'{position}{text[found.end():]}")
 
 
 def _wrong_first_argument(

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from refgrad import _dtype, _grad_mode
+from refgrad._dims import type_name
 from refgrad._dtype import Array
 from refgrad._node import Grads, Node
 from refgrad._recording import as_array, needs_grad, one_input, plain, record
@@ -578,15 +579,17 @@ def _tie_split(grad: Tensor, winner: Tensor, loser: Tensor) -> Tensor:
 
 
 def maximum(input: Tensor, other: Tensor) -> Tensor:
-    return _binary_extremum(MaximumBackward0(), np.maximum, input, other)
+    return _binary_extremum(MaximumBackward0(), np.maximum, input, other, "maximum")
 
 
 def minimum(input: Tensor, other: Tensor) -> Tensor:
-    return _binary_extremum(MinimumBackward0(), np.minimum, input, other)
+    return _binary_extremum(MinimumBackward0(), np.minimum, input, other, "minimum")
 
 
-def _binary_extremum(node: Node, fn: Any, input: Tensor, other: Tensor) -> Tensor:
-    a, b, dt = _operands(input, other, node.name())
+def _binary_extremum(node: Node, fn: Any, input: Tensor, other: Tensor, name: str) -> Tensor:
+    if not isinstance(other, Tensor):  # no Python number either, as PyTorch
+        raise TypeError(f"{name}(): argument 'other' (position 1) must be Tensor, not {type_name(other)}")
+    a, b, dt = _operands(input, other, name)
     out = _cast(fn(a, b), dt)
     if not needs_grad(input, other):
         return plain(out)
@@ -606,6 +609,8 @@ class WhereBackward0(Node):
 def where(condition: Tensor, input: Tensor | Number, other: Tensor | Number) -> Tensor:
     """``input`` where ``condition`` holds, else ``other``. Both branches are computed, and both
     receive gradient (0 where not taken), so a NaN slope in the untaken branch still shows."""
+    if not all(isinstance(value, (Tensor, *_NUMBER_TYPES)) for value in (input, other)):
+        raise invalid_where(condition, input, other)
     if condition._data.dtype.kind != "b":
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype {condition.dtype.name.capitalize()}")
     shape = condition._data.shape
@@ -622,6 +627,15 @@ def where(condition: Tensor, input: Tensor | Number, other: Tensor | Number) -> 
     if not any(t is not None and needs_grad(t) for t in inputs):
         return plain(out)
     return record(WhereBackward0(), out, inputs, (condition,))
+
+
+def invalid_where(*given: object) -> TypeError:
+    """PyTorch's error for ``where`` given something else than a tensor or a number (the types
+    of the arguments: three for the function, two for the method)."""
+    return TypeError(
+        f"where() received an invalid combination of arguments - got ({', '.join(type_name(v) for v in given)}), "
+        "but expected one of:\n * (condition: Tensor, input: Tensor | Number, other: Tensor | Number)"
+    )
 
 
 # ----------------------------------------------------------------------------- comparisons

@@ -744,6 +744,46 @@ def test_every_public_function_is_covered() -> None:
 @pytest.mark.parametrize(
     ("op", "message"),
     cases(
+        # The method counts from the argument after the tensor, the function from the tensor.
+        ("add-method", lambda e: e.ones(2).add([1]), "add(): argument 'other' (position 1) must be Tensor, not list"),
+        ("add-function", lambda e: e.add(e.ones(2), [1]), "add(): argument 'other' (position 2) must be Tensor, not list"),
+        ("add-keyword", lambda e: e.add(e.ones(2), other=[1]), "add(): argument 'other' must be Tensor, not list"),
+        ("mul-function", lambda e: e.mul(e.ones(2), "a"), "mul(): argument 'other' (position 2) must be Tensor, not str"),
+        ("matmul-function", lambda e: e.matmul(e.ones(2), 2.0),
+         "matmul(): argument 'other' (position 2) must be Tensor, not float"),
+        ("chunk-function", lambda e: e.chunk(e.ones(2), "a"), "chunk(): argument 'chunks' (position 2) must be int, not str"),
+        # maximum and minimum take no Python number (add and mul do).
+        ("maximum-method", lambda e: e.ones(2).maximum(2.0),
+         "maximum(): argument 'other' (position 1) must be Tensor, not float"),
+        ("maximum-function", lambda e: e.maximum(e.ones(2), 2.0),
+         "maximum(): argument 'other' (position 2) must be Tensor, not float"),
+        ("minimum-keyword", lambda e: e.minimum(e.ones(2), other=2), "minimum(): argument 'other' must be Tensor, not int"),
+    ),  # fmt: skip
+)
+def test_a_wrong_later_argument(engine: ModuleType, op: Op, message: str) -> None:
+    with raises_exactly(TypeError, message):
+        op(engine)
+
+
+@pytest.mark.parametrize(
+    ("op", "first_line"),
+    cases(
+        ("function", lambda e: e.where(e.ones(2) > 0, e.ones(2), "a"), INVALID_COMBINATION.format("where", "(Tensor, Tensor, str)")),
+        ("function-None", lambda e: e.where(e.ones(2) > 0, None, e.ones(2)),
+         INVALID_COMBINATION.format("where", "(Tensor, NoneType, Tensor)")),
+        ("method", lambda e: e.ones(2).where(e.ones(2) > 0, "a"), INVALID_COMBINATION.format("where", "(Tensor, str)")),
+    ),  # fmt: skip
+)
+def test_where_of_something_else_than_a_tensor_or_a_number(engine: ModuleType, op: Op, first_line: str) -> None:
+    """It used to compute: where(x < 0, "a", x) gave x's values, as if "a" were not there."""
+    with pytest.raises(TypeError) as info:
+        op(engine)
+    assert str(info.value).splitlines()[0] == first_line
+
+
+@pytest.mark.parametrize(
+    ("op", "message"),
+    cases(
         ("keyword", lambda e: e.sin(input=2.0), "sin(): argument 'input' must be Tensor, not float"),
         ("then-keywords", lambda e: e.transpose(2.0, dim0=0, dim1=1),
          "transpose(): argument 'input' (position 1) must be Tensor, not float"),
