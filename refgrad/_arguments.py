@@ -93,15 +93,18 @@ class _Kind(NamedTuple):
     name: str
     accepts: Callable[[object], bool]
     element: Callable[[object], bool] | None = None
+    number_beside_a_tensor: bool = False
+    """pow's base: a number is right when another argument is a tensor (``pow(2, x)``)."""
 
 
-_TENSOR = _Kind("Tensor", lambda value: isinstance(value, Tensor))
-_TENSOR_OR_NUMBER = _Kind("Tensor", lambda value: isinstance(value, Tensor))
-"""pow's base: a number is right when another argument is a tensor (``pow(2, x)``)."""
+def _is_tensor(value: object) -> bool:
+    return isinstance(value, Tensor)
+
+
 #: The kind of a first parameter, by its annotation.
 _KINDS: dict[str, _Kind] = {
-    "Tensor": _TENSOR,
-    "Tensor | Number": _TENSOR_OR_NUMBER,
+    "Tensor": _Kind("Tensor", _is_tensor),
+    "Tensor | Number": _Kind("Tensor", _is_tensor, number_beside_a_tensor=True),
     "Sequence[Tensor]": _Kind("tuple of Tensors", _is_sequence),  # cat/stack name a non-tensor element
     "Sequence[int]": _Kind("tuple of ints", lambda value: _is_sequence(value) and _all(value, _is_int), _is_int),
     "int | Sequence[int]": _Kind(
@@ -200,7 +203,7 @@ def _wrong_first_argument(
             )
     if value is missing or first.kind.accepts(value):
         return None
-    if first.kind is _TENSOR_OR_NUMBER and any(isinstance(v, Tensor) for v in (*args, *kwargs.values())):
+    if first.kind.number_beside_a_tensor and any(isinstance(v, Tensor) for v in (*args, *kwargs.values())):
         return None  # a number base with a tensor exponent: the failure is the op's own
     if first.max_positional is not None and len(args) > first.max_positional:
         return None  # Python's "takes 1 positional argument but 2 were given", as PyTorch's

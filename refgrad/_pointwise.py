@@ -206,8 +206,8 @@ class PowBackward1(Node):
 
     def vjp(self, grad: Tensor, input: Tensor, exponent: Tensor, result: Tensor) -> Grads:
         # d a^b / da = b a^(b-1) (0 where b = 0);  d a^b / db = a^b log a (0 where a = 0, b >= 0)
-        grad_input = where(exponent == 0, 0.0, grad * exponent * input ** (exponent - 1)) if self.needs(0) else None
-        grad_exponent = grad * where((input == 0) & (exponent >= 0), 0.0, result * log(input)) if self.needs(1) else None
+        grad_input = _where(exponent == 0, 0.0, grad * exponent * input ** (exponent - 1)) if self.needs(0) else None
+        grad_exponent = grad * _where((input == 0) & (exponent >= 0), 0.0, result * log(input)) if self.needs(1) else None
         return (grad_input, grad_exponent)
 
 
@@ -222,7 +222,7 @@ class PowBackward2(Node):
 
     def vjp(self, grad: Tensor, exponent: Tensor, result: Tensor) -> Grads:
         if self.base == 0:  # 0^b is 0 for b > 0, 1 at b = 0: no slope from the right
-            return (where(exponent >= 0, 0.0, grad * result * -math.inf),)
+            return (_where(exponent >= 0, 0.0, grad * result * -math.inf),)
         return (grad * result * float(np.log(self.base)),)  # d c^b / db = c^b log c
 
 
@@ -407,7 +407,7 @@ class ReluBackward0(Node):
     saves_result = True
 
     def vjp(self, grad: Tensor, result: Tensor) -> Grads:
-        return (where(result <= 0, 0.0, grad),)  # relu'(0) = 0 (and NaN passes the gradient, as in PyTorch)
+        return (_where(result <= 0, 0.0, grad),)  # relu'(0) = 0 (and NaN passes the gradient, as in PyTorch)
 
 
 def relu(input: Tensor) -> Tensor:
@@ -502,7 +502,7 @@ class ClampBackward1(Node):
     def vjp(self, grad: Tensor, input: Tensor) -> Grads:
         # slope 1 inside [min, max], boundaries included (PyTorch's convention)
         inside = _compare(input, np.greater_equal, self.min) & _compare(input, np.less_equal, self.max)
-        return (where(inside, grad, 0.0),)
+        return (_where(inside, grad, 0.0),)
 
 
 def _compare(t: Tensor, op: Any, bound: Number | None) -> Tensor:
@@ -528,7 +528,7 @@ class ClampMinBackward0(Node):
         self.min = min
 
     def vjp(self, grad: Tensor, input: Tensor) -> Grads:
-        return (where(input >= self.min, grad, 0.0),)
+        return (_where(input >= self.min, grad, 0.0),)
 
 
 def clamp_min(input: Tensor, min: Number) -> Tensor:
@@ -543,7 +543,7 @@ class ClampMaxBackward0(Node):
         self.max = max
 
     def vjp(self, grad: Tensor, input: Tensor) -> Grads:
-        return (where(input <= self.max, grad, 0.0),)
+        return (_where(input <= self.max, grad, 0.0),)
 
 
 def clamp_max(input: Tensor, max: Number) -> Tensor:
@@ -575,7 +575,7 @@ class MinimumBackward0(Node):
 def _tie_split(grad: Tensor, winner: Tensor, loser: Tensor) -> Tensor:
     """Half the gradient where they tie, none where ``winner < loser``, all of it elsewhere
     (so, as in PyTorch, a NaN operand takes the gradient)."""
-    return where(winner == loser, grad / 2, where(winner < loser, 0.0, grad))
+    return _where(winner == loser, grad / 2, _where(winner < loser, 0.0, grad))
 
 
 def maximum(input: Tensor, other: Tensor) -> Tensor:
@@ -601,16 +601,31 @@ class WhereBackward0(Node):
 
     def vjp(self, grad: Tensor, condition: Tensor) -> Grads:
         return (
-            where(condition, grad, 0.0) if self.needs(0) else None,
-            where(condition, 0.0, grad) if self.needs(1) else None,
+            _where(condition, grad, 0.0) if self.needs(0) else None,
+            _where(condition, 0.0, grad) if self.needs(1) else None,
+        )
+
+
+def check_where(*given: object) -> None:
+    """PyTorch's error for ``where`` given something else than a tensor or a number after the
+    condition (``given``: what the call shows, three for the function, two for the method)."""
+    if not all(isinstance(value, (Tensor, *_NUMBER_TYPES)) for value in given[1:]):
+        raise TypeError(
+            f"where() received an invalid combination of arguments - got ({', '.join(type_name(v) for v in given)}), "
+            "but expected one of:\n * (condition: Tensor, input: Tensor | Number, other: Tensor | Number)"
         )
 
 
 def where(condition: Tensor, input: Tensor | Number, other: Tensor | Number) -> Tensor:
+    """``input`` where ``condition`` holds, else ``other``."""
+    check_where(condition, input, other)
+    return _where(condition, input, other)
+
+
+def _where(condition: Tensor, input: Tensor | Number, other: Tensor | Number) -> Tensor:
     """``input`` where ``condition`` holds, else ``other``. Both branches are computed, and both
-    receive gradient (0 where not taken), so a NaN slope in the untaken branch still shows."""
-    if not all(isinstance(value, (Tensor, *_NUMBER_TYPES)) for value in (input, other)):
-        raise invalid_where(condition, input, other)
+    receive gradient (0 where not taken), so a NaN slope in the untaken branch still shows. (The
+    op itself, which the rules call: their operands need no argument check.)"""
     if condition._data.dtype.kind != "b":
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype {condition.dtype.name.capitalize()}")
     shape = condition._data.shape
@@ -627,15 +642,6 @@ def where(condition: Tensor, input: Tensor | Number, other: Tensor | Number) -> 
     if not any(t is not None and needs_grad(t) for t in inputs):
         return plain(out)
     return record(WhereBackward0(), out, inputs, (condition,))
-
-
-def invalid_where(*given: object) -> TypeError:
-    """PyTorch's error for ``where`` given something else than a tensor or a number (the types
-    of the arguments: three for the function, two for the method)."""
-    return TypeError(
-        f"where() received an invalid combination of arguments - got ({', '.join(type_name(v) for v in given)}), "
-        "but expected one of:\n * (condition: Tensor, input: Tensor | Number, other: Tensor | Number)"
-    )
 
 
 # ----------------------------------------------------------------------------- comparisons

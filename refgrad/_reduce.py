@@ -12,7 +12,7 @@ import numpy as np
 from refgrad import _dtype
 from refgrad._dtype import Array
 from refgrad._node import Grads, Node
-from refgrad._pointwise import exp, sign, where
+from refgrad._pointwise import _where, exp, sign
 from refgrad._recording import as_array, one_input, plain
 from refgrad._dims import normalize_dim
 from refgrad._tensor import Number, Tensor, ValuesIndices
@@ -115,7 +115,7 @@ class _EvenSplit(_Reduction):
     def vjp(self, grad: Tensor, input: Tensor, result: Tensor) -> Grads:
         hits = _hits(input, self.kept(result))
         count = sum(hits, self.dims, keepdim=True)
-        return (where(hits, self.spread(grad) / count, 0.0),)
+        return (_where(hits, self.spread(grad) / count, 0.0),)
 
 
 def _hits(input: Tensor, extreme: Tensor) -> Tensor:
@@ -150,7 +150,7 @@ class _SelectedIndex(_Reduction):
         (d,) = self.dims
         positions = np.arange(self.input_shape[d]).reshape((-1,) + (1,) * (len(self.input_shape) - d - 1))
         chosen = plain(positions == self.kept(indices)._data)
-        return (where(chosen, self.spread(grad), 0.0),)
+        return (_where(chosen, self.spread(grad), 0.0),)
 
 
 class MaxBackward0(_SelectedIndex):
@@ -260,10 +260,10 @@ class ProdBackward0(_Reduction):
         # others (0 if the group has another zero). Elsewhere Πx / x_i stays right, also as a
         # function of the zero (its derivative is what second derivatives need).
         zero = input == 0
-        safe = where(zero, 1.0, input)
+        safe = _where(zero, 1.0, input)
         zeros_in_group = sum(zero, self.dims, keepdim=True)
-        at_zero = where(zeros_in_group == 1, self.kept_product(safe), 0.0)
-        return (g * where(zero, at_zero, self.kept(result) / safe),)
+        at_zero = _where(zeros_in_group == 1, self.kept_product(safe), 0.0)
+        return (g * _where(zero, at_zero, self.kept(result) / safe),)
 
     def kept_product(self, t: Tensor) -> Tensor:
         """Πt over the reduced dims, keeping them as size 1."""
@@ -316,7 +316,7 @@ class StdBackward0(_Spread):
         # d std = d var / (2 std), 0 where std = 0
         std = self.kept(result)
         scaled = self.spread(grad) * self.centered(input) / (float(self.divisor()) * std)
-        return (where(std == 0, 0.0, scaled),)
+        return (_where(std == 0, 0.0, scaled),)
 
 
 def var(input: Tensor, dim: Dims = None, *, correction: Number = 1, keepdim: bool = False) -> Tensor:
@@ -428,12 +428,12 @@ class LinalgVectorNormBackward0(_Reduction):
             return (g * sign(input),)
         if p in (math.inf, -math.inf):  # like max/min: ties among the extreme |x| share evenly
             hits = _hits(input.abs(), norm)
-            return (where(hits, g * sign(input) / sum(hits, self.dims, keepdim=True), 0.0),)
+            return (_where(hits, g * sign(input) / sum(hits, self.dims, keepdim=True), 0.0),)
         if p == 2:
-            return (where(norm == 0, 0.0, g * input / norm),)  # d |x| = x / |x|, 0 at 0
+            return (_where(norm == 0, 0.0, g * input / norm),)  # d |x| = x / |x|, 0 at 0
         # d (Σ|x|^p)^(1/p) = x |x|^(p-2) / |x|_p^(p-1)  (0 at x = 0, where |x|^(p-2) may be inf)
-        slope = input * where(input == 0, 1.0, input.abs()) ** (p - 2) / norm ** (p - 1)
-        return (where((norm == 0) | (input == 0), 0.0, g * slope),)
+        slope = input * _where(input == 0, 1.0, input.abs()) ** (p - 2) / norm ** (p - 1)
+        return (_where((norm == 0) | (input == 0), 0.0, g * slope),)
 
 
 def norm(input: Tensor, p: Number | str = 2, dim: Dims = None, keepdim: bool = False) -> Tensor:

@@ -610,9 +610,8 @@ class Tensor:
 
     def where(self, condition: Tensor, other: Tensor | Number) -> Tensor:
         """``self`` where ``condition`` holds, else ``other`` (``torch.where(condition, self, other)``)."""
-        if not isinstance(other, (Tensor, bool, int, float)):
-            raise _pointwise.invalid_where(condition, other)
-        return _pointwise.where(condition, self, other)
+        _pointwise.check_where(condition, other)
+        return _pointwise._where(condition, self, other)
 
     # Comparisons and logical ops by name (the operators above spell most of them).
     def eq(self, other: Tensor | Number) -> Tensor:
